@@ -1,0 +1,18 @@
+//! Metadata-database migrations. The same migrations run on SQLite (default) and Postgres.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_auth;
+mod m20261127_000002_runs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_auth::Migration),
+            Box::new(m20261127_000002_runs::Migration),
+        ]
+    }
+}

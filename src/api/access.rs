@@ -1,0 +1,181 @@
+//! Who may call what: one table for every route of the server. The request guard
+//! enforces it before any parsing, and the OpenAPI export publishes it per operation
+//! (`x-dango-permission` and `security`), so the documentation and the behaviour
+//! cannot drift apart. Routes missing from the table require authentication.
+
+use crate::auth::Permission;
+use crate::auth::Permission::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Anyone holding a partial (2FA-pending) session; the handler checks it.
+    PartialSession,
+    /// Any signed-in user, whatever their role.
+    Authenticated,
+    /// Signed in with a role that holds the permission.
+    Permission(Permission),
+}
+
+impl Access {
+    /// The label published as `x-dango-permission`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::PartialSession => "partial_session",
+            Access::Authenticated => "authenticated",
+            Access::Permission(p) => p.as_str(),
+        }
+    }
+}
+
+use Access::{Authenticated as Auth, PartialSession as Partial, Permission as P, Public};
+
+/// (method, path template, access). Literal segments win over `{param}` segments.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    // Health & status
+    ("GET", "/api/status", Public),
+    ("GET", "/api", Public),
+    ("GET", "/api/watcher/status", Auth),
+    ("GET", "/api/health/platform", Auth),
+    ("GET", "/api/deployments/history", P(PlatformManage)),
+    // Configuration
+    ("GET", "/api/config", Auth),
+    ("GET", "/api/metabase-config", Auth),
+    // Authentication
+    ("POST", "/api/auth/login", Public),
+    ("POST", "/api/auth/logout", Auth),
+    ("GET", "/api/auth/me", Public),
+    ("POST", "/api/auth/change-password", Auth),
+    ("GET", "/api/auth/sessions", Auth),
+    ("DELETE", "/api/auth/sessions/{session_id}", Auth),
+    ("POST", "/api/auth/api-keys", Auth),
+    ("GET", "/api/auth/api-keys", Auth),
+    ("DELETE", "/api/auth/api-keys/{key_id}", Auth),
+    ("POST", "/api/auth/accept-invite", Public),
+    ("GET", "/api/auth/oauth/providers", Public),
+    ("GET", "/api/auth/oauth/{provider_name}/login", Public),
+    ("GET", "/api/auth/oauth/{provider_name}/callback", Public),
+    // Two-factor authentication
+    ("POST", "/api/auth/2fa/setup", Auth),
+    ("POST", "/api/auth/2fa/verify-setup", Auth),
+    ("POST", "/api/auth/2fa/verify", Partial),
+    ("POST", "/api/auth/2fa/disable", Auth),
+    ("POST", "/api/auth/2fa/regenerate-recovery", Auth),
+    // User management
+    ("GET", "/api/admin/users", P(UsersManage)),
+    ("POST", "/api/admin/users", P(UsersManage)),
+    (
+        "POST",
+        "/api/admin/users/{user_id}/reinvite",
+        P(UsersManage),
+    ),
+    ("PUT", "/api/admin/users/{user_id}/role", P(UsersManage)),
+    (
+        "POST",
+        "/api/admin/users/{user_id}/reset-password",
+        P(UsersManage),
+    ),
+    (
+        "POST",
+        "/api/admin/users/{user_id}/deactivate",
+        P(UsersManage),
+    ),
+    (
+        "POST",
+        "/api/admin/users/{user_id}/reactivate",
+        P(UsersManage),
+    ),
+    ("DELETE", "/api/admin/users/{user_id}", P(UsersManage)),
+    ("POST", "/api/admin/users/{user_id}/unlock", P(UsersManage)),
+    (
+        "POST",
+        "/api/admin/users/{user_id}/revoke-sessions",
+        P(UsersManage),
+    ),
+    // Audit
+    ("GET", "/api/audit", P(AuditView)),
+    // Documentation and public pages
+    ("GET", "/api/docs", Public),
+    ("GET", "/api/docs/oauth-receiver.html", Public),
+    ("GET", "/api/redoc", Public),
+    ("GET", "/api/openapi.json", Public),
+    ("GET", "/login", Public),
+    ("GET", "/setup", Public),
+    ("GET", "/invite/{token}", Public),
+    ("GET", "/static/{file}", Public),
+    ("GET", "/favicon.ico", Public),
+];
+
+/// The access rule for a request, by method and concrete path.
+pub fn lookup(method: &str, path: &str) -> Option<Access> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut best: Option<(usize, Access)> = None;
+    for (route_method, template, access) in ROUTES {
+        // HEAD follows GET's rule.
+        if *route_method != method && !(method == "HEAD" && *route_method == "GET") {
+            continue;
+        }
+        let parts: Vec<&str> = template.split('/').collect();
+        if parts.len() != segments.len() {
+            continue;
+        }
+        let mut literals = 0;
+        let matched = parts.iter().zip(&segments).all(|(part, segment)| {
+            if part.starts_with('{') {
+                !segment.is_empty()
+            } else if part == segment {
+                literals += 1;
+                true
+            } else {
+                false
+            }
+        });
+        if matched && best.is_none_or(|(n, _)| literals > n) {
+            best = Some((literals, *access));
+        }
+    }
+    best.map(|(_, access)| access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_segments_win_and_params_match() {
+        assert_eq!(lookup("GET", "/api/status"), Some(Access::Public));
+        assert_eq!(
+            lookup("DELETE", "/api/admin/users/abc"),
+            Some(Access::Permission(UsersManage))
+        );
+        assert_eq!(
+            lookup("GET", "/api/auth/oauth/providers"),
+            Some(Access::Public)
+        );
+        assert_eq!(
+            lookup("GET", "/api/auth/oauth/google/login"),
+            Some(Access::Public)
+        );
+        assert_eq!(lookup("POST", "/api/status"), None);
+        assert_eq!(
+            lookup("GET", "/api/admin/users/"),
+            Some(Access::Permission(UsersManage))
+        );
+        assert_eq!(lookup("HEAD", "/api/status"), Some(Access::Public));
+        assert_eq!(lookup("GET", "/nothing"), None);
+    }
+
+    #[test]
+    fn no_duplicate_routes() {
+        let mut seen = std::collections::HashSet::new();
+        for (method, path, _) in ROUTES {
+            assert!(seen.insert((method, path)), "duplicate {method} {path}");
+        }
+    }
+}

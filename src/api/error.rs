@@ -1,0 +1,132 @@
+//! The one place errors become HTTP: `{"detail": "...", "code": "DANGO-..."}` plus any
+//! extra fields, for service errors, poem-openapi's own parse/validation failures and
+//! routing errors alike. 5xx answers never carry internals.
+
+use poem::http::{HeaderValue, StatusCode};
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::error::{Error, ErrorKind};
+
+/// The body of every error answer.
+#[derive(Object)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub detail: String,
+    /// A stable machine-readable code such as `DANGO-S001`.
+    pub code: String,
+}
+
+/// A JSON error response with the given status, code and message.
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+    extra: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    let mut body = serde_json::Map::new();
+    body.insert("detail".into(), detail.into());
+    body.insert("code".into(), code.into());
+    if let Some(extra) = extra {
+        for (k, v) in extra {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(serde_json::Value::Object(body).to_string())
+}
+
+impl Error {
+    pub fn to_response(&self) -> Response {
+        if self.kind == ErrorKind::Internal {
+            tracing::error!("internal error: {self:?}");
+        }
+        let status =
+            StatusCode::from_u16(self.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = error_response(status, self.code, &self.message, self.extra.as_ref());
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert("Retry-After", value);
+        }
+        response
+    }
+}
+
+impl poem::error::ResponseError for Error {
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn as_response(&self) -> Response {
+        self.to_response()
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.to_response()
+    }
+}
+
+const DOCUMENTED: &[(u16, &str)] = &[
+    (400, "Bad request: invalid parameters or body"),
+    (401, "Not authenticated"),
+    (403, "Authenticated but not allowed"),
+    (404, "Not found"),
+    (409, "Conflict"),
+    (413, "Request body too large"),
+    (422, "Validation error"),
+    (423, "Account temporarily locked"),
+    (429, "Rate limited; see Retry-After"),
+    (500, "Internal error"),
+];
+
+impl ApiResponse for Error {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: DOCUMENTED
+                .iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(*status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}
+
+/// Turns any error that reached the top of the stack into the JSON shape.
+pub fn poem_error_to_response(err: poem::Error) -> Response {
+    if let Some(ours) = err.downcast_ref::<Error>() {
+        return ours.to_response();
+    }
+    let status = err.status();
+    let (code, detail) = match status.as_u16() {
+        404 => ("DANGO-G404", "Not found".to_string()),
+        405 => ("DANGO-G405", "Method not allowed".to_string()),
+        413 => ("DANGO-V413", "Request body too large".to_string()),
+        415 => ("DANGO-V415", format!("Unsupported content type: {err}")),
+        s if s >= 500 => {
+            tracing::error!("unhandled error: {err}");
+            ("DANGO-G001", "An internal error occurred.".to_string())
+        }
+        401 => ("DANGO-S001", "Authentication required".to_string()),
+        _ => ("DANGO-V001", err.to_string()),
+    };
+    error_response(status, code, &detail, None)
+}

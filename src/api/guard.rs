@@ -1,0 +1,390 @@
+//! The request guard, in front of every route: client address, rate limits, body size,
+//! credentials (session cookie or API key), the route's access rule, the
+//! must-change-password gate and CSRF. Everything it refuses is answered in the JSON
+//! error shape (or, for a browser opening a page, a redirect to the login page).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use poem::http::{Method, StatusCode, header};
+use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
+use serde_json::json;
+
+use super::access::{self, Access};
+use super::context::RequestContext;
+use super::error::{error_response, poem_error_to_response};
+use crate::app::AppState;
+use crate::auth::audit::{self, AuditEvent};
+use crate::auth::rate_limit::{RateGroup, client_ip};
+use crate::auth::sessions::{self, COOKIE_NAME, SessionPolicy};
+use crate::auth::{AuthMethod, Principal, api_keys, users as accounts};
+use crate::config::ProjectConfig;
+
+/// JSON bodies larger than this are refused with 413.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Uploads (multipart) may be up to 100 MB of file plus form overhead.
+pub const UPLOAD_BODY_LIMIT: usize = 100 * 1024 * 1024 + 64 * 1024;
+
+/// What a session that must change its password may still do.
+const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
+    "/api/auth/change-password",
+    "/api/auth/me",
+    "/api/auth/logout",
+];
+
+/// Paths outside the API rate limit (health checks, docs, the live event socket).
+const UNLIMITED_PREFIXES: &[&str] = &[
+    "/api/status",
+    "/api/watcher/status",
+    "/api/health",
+    "/api/docs",
+    "/api/redoc",
+];
+
+pub struct Guard {
+    pub state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Middleware<E> for Guard {
+    type Output = GuardEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        GuardEndpoint {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+pub struct GuardEndpoint<E> {
+    inner: E,
+    state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        Ok(match self.check(req).await {
+            Ok(req) => match self.inner.call(req).await {
+                Ok(output) => output.into_response(),
+                Err(err) => poem_error_to_response(err),
+            },
+            Err(refusal) => *refusal,
+        })
+    }
+}
+
+fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn cookie_value(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn bearer_token(req: &Request) -> Option<String> {
+    let value = header_str(req, "authorization")?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+fn is_mutating(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+fn wants_html_page(req: &Request, path: &str) -> bool {
+    !path.starts_with("/api/")
+        && header_str(req, "x-requested-with").is_none()
+        && header_str(req, "accept").is_some_and(|a| a.contains("text/html"))
+}
+
+impl<E> GuardEndpoint<E> {
+    fn peer_ip(req: &Request) -> IpAddr {
+        req.remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    async fn check(&self, mut req: Request) -> Result<Request, Box<Response>> {
+        let config = self.state.config();
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        let peer = Self::peer_ip(&req);
+        let trusted: Vec<IpAddr> = config
+            .auth
+            .rate_limit
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        let ip = client_ip(peer, header_str(&req, "x-forwarded-for"), &trusted);
+        let behind_trusted_proxy = trusted.contains(&peer);
+
+        self.rate_limit(&config, &method, &path, ip)?;
+        let access = access::lookup(method.as_str(), &path).unwrap_or(Access::Authenticated);
+        enforce_body_limit(&mut req, &path).await?;
+
+        let session_cookie = cookie_value(&req, COOKIE_NAME);
+        let (principal, via_cookie) = if config.auth.enabled {
+            self.authenticate(&req, &config, session_cookie.as_deref(), access)
+                .await?
+        } else {
+            (Some(Principal::local_admin()), false)
+        };
+
+        if let Access::Authenticated | Access::Permission(_) = access {
+            let Some(principal) = &principal else {
+                if wants_html_page(&req, &path) {
+                    let next = urlencoding::encode(&path).into_owned();
+                    return Err(redirect(&format!("/login?next={next}")).into());
+                }
+                return Err(error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "DANGO-S001",
+                    "Authentication required",
+                    None,
+                )
+                .into());
+            };
+            if principal.must_change_password
+                && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&path.as_str())
+            {
+                if wants_html_page(&req, &path) {
+                    return Err(redirect("/setup").into());
+                }
+                return Err(error_response(
+                    StatusCode::FORBIDDEN,
+                    "DANGO-S010",
+                    "You must change your password before continuing",
+                    None,
+                )
+                .into());
+            }
+            if let Access::Permission(permission) = access
+                && !principal.can(permission)
+            {
+                audit::record(
+                    &self.state.db,
+                    AuditEvent::new("permission_denied")
+                        .actor(principal)
+                        .ip(ip)
+                        .details(json!({"permission": permission.as_str(), "method": method.as_str(), "path": path})),
+                )
+                .await;
+                return Err(error_response(
+                    StatusCode::FORBIDDEN,
+                    "DANGO-S002",
+                    &format!("Permission denied: {permission}"),
+                    None,
+                )
+                .into());
+            }
+        }
+
+        if via_cookie && is_mutating(&method) && !csrf_ok(&req) {
+            return Err(error_response(
+                StatusCode::FORBIDDEN,
+                "DANGO-S011",
+                "CSRF validation failed",
+                None,
+            )
+            .into());
+        }
+
+        let forwarded_https = behind_trusted_proxy
+            && header_str(&req, "x-forwarded-proto")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        let secure = req.uri().scheme_str() == Some("https") || forwarded_https;
+        let host = header_str(&req, "host").unwrap_or("localhost").to_string();
+        let context = RequestContext {
+            principal,
+            client_ip: ip,
+            user_agent: header_str(&req, "user-agent").map(str::to_string),
+            secure,
+            session_cookie,
+            origin: format!("{}://{host}", if secure { "https" } else { "http" }),
+        };
+        req.set_data(context);
+        Ok(req)
+    }
+
+    fn rate_limit(
+        &self,
+        config: &ProjectConfig,
+        method: &Method,
+        path: &str,
+        ip: IpAddr,
+    ) -> Result<(), Box<Response>> {
+        let limits = &config.auth.rate_limit;
+        if !limits.enabled
+            || *method == Method::OPTIONS
+            || (limits.exempt_loopback && ip.is_loopback())
+        {
+            return Ok(());
+        }
+        let (group, window) = if path == "/api/auth/login" {
+            (RateGroup::Login, limits.login)
+        } else if path.starts_with("/api/")
+            && !UNLIMITED_PREFIXES.iter().any(|p| path.starts_with(p))
+        {
+            (RateGroup::Api, limits.api)
+        } else {
+            return Ok(());
+        };
+        self.state
+            .rate_limiter
+            .hit(group, ip, window)
+            .map_err(|retry_after| {
+                tracing::warn!(%ip, path, "rate limit hit");
+                crate::Error::new(
+                    crate::ErrorKind::TooManyRequests,
+                    "Too many requests. Please try again later.",
+                )
+                .with_retry_after(retry_after)
+                .to_response()
+                .into()
+            })
+    }
+
+    /// The caller, and whether the session cookie (rather than an API key) proved it.
+    async fn authenticate(
+        &self,
+        req: &Request,
+        config: &ProjectConfig,
+        session_cookie: Option<&str>,
+        access: Access,
+    ) -> Result<(Option<Principal>, bool), Box<Response>> {
+        let db = &self.state.db;
+        let internal = |err: crate::Error| err.to_response();
+        if let Some(token) = session_cookie
+            && let Some((session, user)) =
+                sessions::validate(db, token, SessionPolicy::from_config(&config.auth))
+                    .await
+                    .map_err(internal)?
+        {
+            let principal = Principal {
+                role: accounts::role_of(&user),
+                user_id: user.id,
+                email: user.email,
+                display_name: user.display_name,
+                method: AuthMethod::Session {
+                    session_id: session.id,
+                },
+                must_change_password: user.must_change_password,
+            };
+            return Ok((Some(principal), true));
+        }
+        if let Some(token) = bearer_token(req) {
+            match api_keys::validate(db, &token).await.map_err(internal)? {
+                Some((key, user)) => {
+                    let principal = Principal {
+                        role: api_keys::effective_role(&key, accounts::role_of(&user)),
+                        user_id: user.id,
+                        email: user.email,
+                        display_name: user.display_name,
+                        method: AuthMethod::ApiKey { key_id: key.id },
+                        must_change_password: user.must_change_password,
+                    };
+                    return Ok((Some(principal), false));
+                }
+                None if access != Access::Public => {
+                    return Err(error_response(
+                        StatusCode::UNAUTHORIZED,
+                        "DANGO-S005",
+                        "Invalid, expired or revoked API key",
+                        None,
+                    )
+                    .into());
+                }
+                None => {}
+            }
+        }
+        Ok((None, false))
+    }
+}
+
+/// A cookie-authenticated change must show it comes from our own pages: a custom header
+/// (which cross-site forms cannot send) or an `Origin` equal to our host.
+fn csrf_ok(req: &Request) -> bool {
+    if header_str(req, "x-requested-with").is_some()
+        || header_str(req, "x-csrf-protection").is_some()
+    {
+        return true;
+    }
+    match (header_str(req, "origin"), header_str(req, "host")) {
+        (Some(origin), Some(host)) => url::Url::parse(origin).ok().is_some_and(|u| {
+            let origin_host = match u.port() {
+                Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+                None => u.host_str().unwrap_or_default().to_string(),
+            };
+            origin_host == host
+        }),
+        _ => false,
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, location)
+        .finish()
+}
+
+fn is_upload_path(path: &str) -> bool {
+    path.starts_with("/api/sources/") && path.ends_with("/upload-csv")
+}
+
+/// 413 for bodies over the route's limit, by `Content-Length` or, for chunked JSON
+/// bodies, by reading at most the limit. Uploads are limited again while streamed.
+async fn enforce_body_limit(req: &mut Request, path: &str) -> Result<(), Box<Response>> {
+    let limit = if is_upload_path(path) {
+        UPLOAD_BODY_LIMIT
+    } else {
+        JSON_BODY_LIMIT
+    };
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "DANGO-V413",
+            &format!("Request body too large (limit {} bytes)", limit),
+            None,
+        )
+    };
+    let declared = header_str(req, "content-length").and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(length) if length > limit => Err(too_large().into()),
+        Some(_) => Ok(()),
+        // Uploads are streamed to disk, so their size must be known up front.
+        None if is_upload_path(path) => Err(Box::new(error_response(
+            StatusCode::LENGTH_REQUIRED,
+            "DANGO-V411",
+            "Uploads need a Content-Length header",
+            None,
+        ))),
+        None if header_str(req, "transfer-encoding").is_none() => Ok(()),
+        None => {
+            let bytes = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|_| too_large())?;
+            req.set_body(Body::from(bytes));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Health & status endpoints.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTag;
+use crate::app::{AppState, VERSION};
+use crate::health::{PlatformHealth, platform_health};
+
+pub struct HealthApi;
+
+#[derive(Object)]
+pub struct ServiceStates {
+    pub api: String,
+    pub duckdb: String,
+    pub metabase: String,
+    pub dbt_docs: String,
+}
+
+#[derive(Object)]
+pub struct StatusResponse {
+    pub status: String,
+    pub dango_version: String,
+    pub services: ServiceStates,
+    /// Human-readable uptime, e.g. `2h 5m 3s`.
+    pub uptime: String,
+    pub uptime_seconds: u64,
+}
+
+#[derive(Object)]
+pub struct ApiInfo {
+    pub message: String,
+    pub version: String,
+    pub docs: String,
+    pub websocket: String,
+}
+
+#[derive(Object)]
+pub struct WatcherStatus {
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub auto_sync_enabled: bool,
+    pub auto_dbt_enabled: bool,
+    pub debounce_seconds: u64,
+    pub watch_patterns: Vec<String>,
+    pub watch_directories: Vec<String>,
+}
+
+#[derive(Object)]
+pub struct DeploymentHistory {
+    pub deployments: Vec<serde_json::Value>,
+    pub total: u64,
+}
+
+fn human_duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
+#[OpenApi(tag = "ApiTag::Health")]
+impl HealthApi {
+    /// Service health (public: nothing secret in it)
+    #[oai(path = "/api/status", method = "get", operation_id = "status")]
+    async fn status(&self, state: Data<&Arc<AppState>>) -> Json<StatusResponse> {
+        let duckdb = match state.warehouse.connection() {
+            Ok(_) => "healthy",
+            Err(_) => "error",
+        };
+        let uptime_seconds = state.started_at.elapsed().as_secs();
+        let dbt_docs = if state.paths.dbt_dir().join("target/manifest.json").exists() {
+            "healthy"
+        } else {
+            "not_generated"
+        };
+        Json(StatusResponse {
+            status: "healthy".into(),
+            dango_version: VERSION.into(),
+            services: ServiceStates {
+                api: "running".into(),
+                duckdb: duckdb.into(),
+                metabase: "not_configured".into(),
+                dbt_docs: dbt_docs.into(),
+            },
+            uptime: human_duration(uptime_seconds),
+            uptime_seconds,
+        })
+    }
+
+    /// API entry point: version and where the docs are
+    #[oai(path = "/api", method = "get", operation_id = "api_info")]
+    async fn info(&self) -> Json<ApiInfo> {
+        Json(ApiInfo {
+            message: "Dango API".into(),
+            version: VERSION.into(),
+            docs: "/api/docs".into(),
+            websocket: "/ws".into(),
+        })
+    }
+
+    /// File watcher state and settings
+    #[oai(
+        path = "/api/watcher/status",
+        method = "get",
+        operation_id = "watcher_status"
+    )]
+    async fn watcher_status(&self, state: Data<&Arc<AppState>>) -> Json<WatcherStatus> {
+        let platform = &state.config().platform;
+        Json(WatcherStatus {
+            running: false,
+            pid: None,
+            auto_sync_enabled: platform.auto_sync,
+            auto_dbt_enabled: platform.auto_dbt,
+            debounce_seconds: platform.debounce_seconds,
+            watch_patterns: platform.watch_patterns.clone(),
+            watch_directories: platform.watch_directories.clone(),
+        })
+    }
+
+    /// Platform health: warehouse, disk, failures, issues
+    #[oai(
+        path = "/api/health/platform",
+        method = "get",
+        operation_id = "platform_health"
+    )]
+    async fn platform(&self, state: Data<&Arc<AppState>>) -> Json<PlatformHealth> {
+        Json(platform_health(&state).await)
+    }
+
+    /// Deployment history (cloud deployments; empty for a local install)
+    #[oai(
+        path = "/api/deployments/history",
+        method = "get",
+        operation_id = "deployment_history"
+    )]
+    async fn deployments(&self, state: Data<&Arc<AppState>>) -> Json<DeploymentHistory> {
+        let journal = state.paths.state_dir().join("deployments.jsonl");
+        let deployments: Vec<serde_json::Value> = std::fs::read_to_string(journal)
+            .map(|text| {
+                text.lines()
+                    .rev()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Json(DeploymentHistory {
+            total: deployments.len() as u64,
+            deployments,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_text() {
+        assert_eq!(super::human_duration(5), "5s");
+        assert_eq!(super::human_duration(65), "1m 5s");
+        assert_eq!(super::human_duration(3661), "1h 1m 1s");
+    }
+}

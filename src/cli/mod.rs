@@ -1,0 +1,115 @@
+//! The `dango` command line.
+
+mod auth;
+mod start;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "dango",
+    version,
+    about = "A self-hosted data platform in one binary"
+)]
+pub struct Cli {
+    /// Project directory (default: the nearest parent with .dango/project.yml, else the current directory)
+    #[arg(long, global = true, env = "DANGO_PROJECT_ROOT")]
+    pub project: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a project in the Dango layout
+    Init {
+        /// Directory to create the project in
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Project name (default: from the directory name)
+        #[arg(long)]
+        name: Option<String>,
+        /// Re-initialise an existing project (keeps data and users)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Start the platform (web UI, API, jobs); creates a project first if there is none
+    Start {
+        /// Address to listen on (default: platform.host, 127.0.0.1)
+        #[arg(long)]
+        host: Option<String>,
+        /// Port (default: platform.port, 8800)
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Manage users and authentication
+    Auth {
+        #[command(subcommand)]
+        command: auth::AuthCommand,
+    },
+    /// Print the OpenAPI document
+    Openapi,
+}
+
+fn project_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = explicit {
+        return Ok(dir);
+    }
+    let cwd = std::env::current_dir()?;
+    Ok(crate::config::find_project_root(&cwd).unwrap_or(cwd))
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DANGO_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,poem=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init { dir, name, force } => {
+            let dir = match cli.project {
+                Some(project) if dir == std::path::Path::new(".") => project,
+                _ => dir,
+            };
+            let report = crate::project::init(&dir, name.as_deref(), force).await?;
+            println!("Created Dango project in {}", report.root.display());
+            print_admin(report.admin.as_ref());
+            println!(
+                "Start it with: dango start --project {}",
+                report.root.display()
+            );
+            Ok(())
+        }
+        Command::Start { host, port } => start::start(project_root(cli.project)?, host, port).await,
+        Command::Auth { command } => auth::run(project_root(cli.project)?, command).await,
+        Command::Openapi => {
+            print!("{}", crate::api::spec_json(&crate::api::service()));
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn print_admin(admin: Option<&crate::project::CreatedAdmin>) {
+    let Some(admin) = admin else { return };
+    match &admin.temp_password {
+        Some(password) => {
+            println!();
+            println!("  Admin account created");
+            println!("    email:              {}", admin.email);
+            println!("    temporary password: {password}");
+            println!("  It is shown only now; you will choose your own at first login.");
+            println!();
+        }
+        None => println!(
+            "Admin account created: {} (password from DANGO_ADMIN_PASSWORD)",
+            admin.email
+        ),
+    }
+}

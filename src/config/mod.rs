@@ -1,0 +1,102 @@
+//! Project configuration files in the Dango layout (`.dango/*.yml`, `.env`).
+
+pub mod project;
+pub mod sources;
+
+use std::path::{Path, PathBuf};
+
+pub use project::ProjectConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no Dango project at {0} (missing .dango/project.yml); run `dango init` first")]
+    NoProject(String),
+}
+
+/// Paths of a project's well-known files, all derived from the project root.
+#[derive(Clone, Debug)]
+pub struct ProjectPaths {
+    pub root: PathBuf,
+}
+
+impl ProjectPaths {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+    pub fn dango_dir(&self) -> PathBuf {
+        self.root.join(".dango")
+    }
+    pub fn project_yml(&self) -> PathBuf {
+        self.dango_dir().join("project.yml")
+    }
+    pub fn sources_yml(&self) -> PathBuf {
+        self.dango_dir().join("sources.yml")
+    }
+    pub fn schedules_yml(&self) -> PathBuf {
+        self.dango_dir().join("schedules.yml")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.dango_dir().join("state")
+    }
+    pub fn metadata_db(&self) -> PathBuf {
+        self.dango_dir().join("dango.db")
+    }
+    pub fn jobs_db(&self) -> PathBuf {
+        self.dango_dir().join("jobs.db")
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir().join("uploads")
+    }
+    pub fn warehouse(&self) -> PathBuf {
+        self.data_dir().join("warehouse.duckdb")
+    }
+    pub fn warehouse_lock(&self) -> PathBuf {
+        self.state_dir().join("warehouse.lock")
+    }
+    pub fn dbt_dir(&self) -> PathBuf {
+        self.root.join("dbt")
+    }
+    pub fn env_file(&self) -> PathBuf {
+        self.root.join(".env")
+    }
+    pub fn is_project(&self) -> bool {
+        self.project_yml().is_file()
+    }
+}
+
+/// Walks up from `start` to the first directory containing `.dango/project.yml`.
+pub fn find_project_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| ProjectPaths::new(*dir).is_project())
+        .map(Path::to_path_buf)
+}
+
+/// Writes `contents` to `path` atomically (temp file in the same directory, then rename).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,280 @@
+//! Platform health (behaviour §18.3): warehouse size and tables per layer, disk space,
+//! recent failures, and the issues they add up to.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use crate::app::AppState;
+
+const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+const MB: f64 = 1024.0 * 1024.0;
+
+#[derive(Object, Debug, Clone)]
+pub struct DatabaseHealth {
+    pub size_gb: f64,
+    pub size_mb: f64,
+    /// Tables in the raw, staging, intermediate and marts layers.
+    pub tables: u64,
+    /// `new` (no data yet), `healthy` (< 50 GB), `large` (< 100 GB), `critical`, or `error`.
+    pub status: String,
+    pub raw_tables: u64,
+    pub staging_tables: u64,
+    pub intermediate_tables: u64,
+    pub marts_tables: u64,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct DiskHealth {
+    /// `healthy` (> 10 GB free), `warning` (> 5 GB), `critical`, or `unknown`.
+    pub status: String,
+    pub free_gb: f64,
+    pub total_gb: f64,
+    pub used_gb: f64,
+    pub used_pct: f64,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct SyncFailure {
+    pub source: String,
+    pub count: u64,
+    pub last_error: String,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct DbtFailure {
+    pub run_time: Option<String>,
+    pub failed_models: u64,
+    pub models: Vec<String>,
+}
+
+#[derive(Object, Debug, Clone)]
+pub struct PlatformHealth {
+    /// `healthy`, `warning` or `critical`.
+    pub status: String,
+    pub timestamp: DateTime<Utc>,
+    pub database: DatabaseHealth,
+    pub disk: DiskHealth,
+    pub sync_failures: Vec<SyncFailure>,
+    pub dbt_failures: Vec<DbtFailure>,
+    pub total_sources: u64,
+    pub enabled_sources: u64,
+    pub critical_issues: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// Classifies a warehouse by its size in bytes.
+pub fn database_status(size_bytes: u64) -> &'static str {
+    let gb = size_bytes as f64 / GB;
+    if gb < 50.0 {
+        "healthy"
+    } else if gb < 100.0 {
+        "large"
+    } else {
+        "critical"
+    }
+}
+
+/// Classifies free disk space in bytes.
+pub fn disk_status(free_bytes: u64) -> &'static str {
+    let gb = free_bytes as f64 / GB;
+    if gb > 10.0 {
+        "healthy"
+    } else if gb > 5.0 {
+        "warning"
+    } else {
+        "critical"
+    }
+}
+
+pub fn disk_health(path: &Path) -> DiskHealth {
+    match (fs2::available_space(path), fs2::total_space(path)) {
+        (Ok(free), Ok(total)) if total > 0 => {
+            let used = total.saturating_sub(free);
+            DiskHealth {
+                status: disk_status(free).into(),
+                free_gb: round2(free as f64 / GB),
+                total_gb: round2(total as f64 / GB),
+                used_gb: round2(used as f64 / GB),
+                used_pct: round2(used as f64 / total as f64 * 100.0),
+            }
+        }
+        _ => DiskHealth {
+            status: "unknown".into(),
+            free_gb: 0.0,
+            total_gb: 0.0,
+            used_gb: 0.0,
+            used_pct: 0.0,
+        },
+    }
+}
+
+fn layer_of(schema: &str) -> Option<&'static str> {
+    let matches = |layer: &str| schema == layer || schema.starts_with(&format!("{layer}_"));
+    ["raw", "staging", "intermediate", "marts"]
+        .into_iter()
+        .find(|layer| matches(layer))
+}
+
+async fn database_health(state: &AppState) -> DatabaseHealth {
+    let size = state.warehouse.file_size();
+    let mut health = DatabaseHealth {
+        size_gb: round2(size as f64 / GB),
+        size_mb: round2(size as f64 / MB),
+        tables: 0,
+        status: database_status(size).into(),
+        raw_tables: 0,
+        staging_tables: 0,
+        intermediate_tables: 0,
+        marts_tables: 0,
+    };
+    match state.warehouse.table_counts().await {
+        Ok(counts) => {
+            for (schema, count) in counts {
+                match layer_of(&schema) {
+                    Some("raw") => health.raw_tables += count,
+                    Some("staging") => health.staging_tables += count,
+                    Some("intermediate") => health.intermediate_tables += count,
+                    Some("marts") => health.marts_tables += count,
+                    _ => {}
+                }
+            }
+            health.tables = health.raw_tables
+                + health.staging_tables
+                + health.intermediate_tables
+                + health.marts_tables;
+            if health.tables == 0 {
+                health.status = "new".into();
+            }
+        }
+        Err(err) => {
+            tracing::warn!("warehouse health check failed: {err:?}");
+            health.status = "error".into();
+        }
+    }
+    health
+}
+
+/// Failed models of the last dbt run, from `dbt/target/run_results.json`.
+pub fn dbt_failures(dbt_dir: &Path) -> Vec<DbtFailure> {
+    let Ok(text) = std::fs::read_to_string(dbt_dir.join("target").join("run_results.json")) else {
+        return vec![];
+    };
+    let Ok(results) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return vec![];
+    };
+    let failed: Vec<String> = results["results"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|r| r["status"] == "error")
+                .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if failed.is_empty() {
+        return vec![];
+    }
+    vec![DbtFailure {
+        run_time: results["metadata"]["generated_at"]
+            .as_str()
+            .map(str::to_string),
+        failed_models: failed.len() as u64,
+        models: failed.into_iter().take(5).collect(),
+    }]
+}
+
+pub async fn platform_health(state: &AppState) -> PlatformHealth {
+    let database = database_health(state).await;
+    let disk = disk_health(&state.paths.root);
+    let dbt_failures = dbt_failures(&state.paths.dbt_dir());
+    let sources = crate::sources::SourceSummary::load(&state.paths);
+    let sync_failures = crate::sources::recent_failures(state).await;
+
+    let mut critical_issues = Vec::new();
+    let mut warnings = Vec::new();
+    match disk.status.as_str() {
+        "critical" => critical_issues.push("Critical disk space".to_string()),
+        "warning" => warnings.push(format!(
+            "Low disk space ({:.1} GB free) — run `dango cleanup` to free space",
+            disk.free_gb
+        )),
+        _ => {}
+    }
+    match database.status.as_str() {
+        "critical" => warnings.push("Very large database".into()),
+        "large" => warnings.push("Large database".into()),
+        "error" => warnings.push("Warehouse could not be inspected".into()),
+        _ => {}
+    }
+    if !sync_failures.is_empty() {
+        warnings.push(format!(
+            "{} source(s) with recent failures",
+            sync_failures.len()
+        ));
+    } else if sources.never_synced > 0 {
+        warnings.push(format!("{} source(s) never synced", sources.never_synced));
+    }
+    if !dbt_failures.is_empty() {
+        warnings.push("dbt run failures".into());
+    }
+    let status = if !critical_issues.is_empty() {
+        "critical"
+    } else if !warnings.is_empty() {
+        "warning"
+    } else {
+        "healthy"
+    };
+    PlatformHealth {
+        status: status.into(),
+        timestamp: Utc::now(),
+        database,
+        disk,
+        sync_failures,
+        dbt_failures,
+        total_sources: sources.total,
+        enabled_sources: sources.enabled,
+        critical_issues,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        let gb = 1024u64 * 1024 * 1024;
+        assert_eq!(database_status(49 * gb), "healthy");
+        assert_eq!(database_status(50 * gb), "large");
+        assert_eq!(database_status(100 * gb), "critical");
+        assert_eq!(disk_status(11 * gb), "healthy");
+        assert_eq!(disk_status(10 * gb), "warning");
+        assert_eq!(disk_status(5 * gb), "critical");
+        assert_eq!(layer_of("raw_stripe"), Some("raw"));
+        assert_eq!(layer_of("rawdata"), None);
+        assert_eq!(layer_of("marts"), Some("marts"));
+    }
+
+    #[test]
+    fn dbt_failures_from_run_results() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("target")).unwrap();
+        std::fs::write(
+            dir.path().join("target/run_results.json"),
+            r#"{"metadata":{"generated_at":"2026-01-01T00:00:00Z"},"results":[
+                {"unique_id":"model.p.a","status":"success"},{"unique_id":"model.p.b","status":"error"}]}"#,
+        )
+        .unwrap();
+        let failures = dbt_failures(dir.path());
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].models, ["model.p.b"]);
+    }
+}

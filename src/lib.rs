@@ -1,0 +1,17 @@
+//! Dango: a self-hosted data platform in one binary.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod project;
+pub mod sources;
+pub mod warehouse;
+pub mod web;
+
+pub use app::{App, RunningApp};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,975 @@
+//! Authentication: login, lockout, sessions, password change, API keys, invites,
+//! CSRF, body limits, error shapes. Runs against SQLite, and against Postgres when
+//! `DANGO_TEST_POSTGRES_URL` is set.
+
+mod common;
+
+use common::{PASSWORD, TestApp, error_body, json};
+use dango::auth::Role;
+use serde_json::json;
+
+#[tokio::test]
+async fn login_me_logout_round_trip() {
+    let app = TestApp::start().await;
+    app.user("Admin@Example.com", Role::Admin).await;
+    let client = app.browser();
+
+    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["authenticated"], false);
+    assert_eq!(me["auth_enabled"], true);
+
+    let response = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "  admin@EXAMPLE.com ", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("dango_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let body = json(response).await;
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["user"]["email"], "admin@example.com");
+    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(body["user"]["display_name"], "admin");
+    assert_eq!(body["must_change_password"], false);
+    assert_eq!(body["requires_2fa"], false);
+    assert!(body["user"].get("password_hash").is_none());
+
+    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["authenticated"], true);
+    assert_eq!(me["auth_method"], "session");
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "users.manage")
+    );
+
+    json(
+        client
+            .post(app.url("/api/auth/logout"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["authenticated"], false);
+    let after = client.get(app.url("/api/config")).send().await.unwrap();
+    error_body(after, 401).await;
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let app = TestApp::start().await;
+    app.user("known@example.com", Role::Viewer).await;
+    let client = app.anonymous();
+    let wrong = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "known@example.com", "password": "not-the-password"}))
+        .send()
+        .await
+        .unwrap();
+    let wrong = error_body(wrong, 400).await;
+    let unknown = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "ghost@example.com", "password": "not-the-password"}))
+        .send()
+        .await
+        .unwrap();
+    let unknown = error_body(unknown, 400).await;
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["detail"], "Invalid email or password");
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_even_for_the_right_password() {
+    let app = TestApp::start().await;
+    let user = app.user("victim@example.com", Role::Editor).await;
+    let client = app.anonymous();
+    let attempt = |password: &'static str| {
+        client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "victim@example.com", "password": password}))
+            .send()
+    };
+    for _ in 0..4 {
+        error_body(attempt("wrong-password").await.unwrap(), 400).await;
+    }
+    let locked = attempt("wrong-password").await.unwrap();
+    assert!(locked.headers().contains_key("retry-after"));
+    let body = error_body(locked, 423).await;
+    assert!(body["remaining_seconds"].as_u64().unwrap() > 800);
+    // The right password is refused while locked.
+    error_body(attempt(PASSWORD).await.unwrap(), 423).await;
+
+    // Unknown emails lock the same way (no enumeration through the lockout).
+    for _ in 0..4 {
+        let r = client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "nobody@example.com", "password": "x-wrong-1"}))
+            .send()
+            .await
+            .unwrap();
+        error_body(r, 400).await;
+    }
+    let r = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "nobody@example.com", "password": "x-wrong-1"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 423).await;
+
+    // An admin unlocks; the right password works again.
+    let admin = app.login_as(Role::Admin).await;
+    let users = json(admin.get(app.url("/api/admin/users")).send().await.unwrap()).await;
+    let listed = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == user.id.as_str())
+        .unwrap()
+        .clone();
+    assert!(listed["locked_until"].is_string());
+    json(
+        admin
+            .post(app.url(&format!("/api/admin/users/{}/unlock", user.id)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    app.login("victim@example.com").await;
+
+    let audit = json(
+        admin
+            .get(app.url("/api/audit?event=account_locked"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(audit["total"].as_u64().unwrap() >= 2, "{audit}");
+}
+
+#[tokio::test]
+async fn login_rate_limit_answers_429_with_retry_after() {
+    let app = TestApp::start_with(|c| {
+        c.auth.rate_limit.exempt_loopback = false;
+        c.auth.rate_limit.login.requests = 3;
+    })
+    .await;
+    let client = app.anonymous();
+    for i in 0..3 {
+        let r = client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": format!("u{i}@example.com"), "password": "whatever-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+    let limited = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "u9@example.com", "password": "whatever-1"}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&retry));
+    let body = error_body(limited, 429).await;
+    assert_eq!(body["code"], "DANGO-W002");
+}
+
+#[tokio::test]
+async fn api_rate_limit_per_client() {
+    let app = TestApp::start_with(|c| {
+        c.auth.rate_limit.exempt_loopback = false;
+        c.auth.rate_limit.api.requests = 5;
+    })
+    .await;
+    let key = app.api_key(Role::Viewer, None).await;
+    let client = app.anonymous();
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        statuses.push(
+            client
+                .get(app.url("/api/config"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // health checks are not rate limited
+    assert_eq!(
+        client
+            .get(app.url("/api/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn change_password_rotates_the_session_and_checks_strength() {
+    let app = TestApp::start().await;
+    app.user("jane@example.com", Role::Editor).await;
+    let client = app.login("jane@example.com").await;
+    let other_device = app.login("jane@example.com").await;
+
+    let weak = client
+        .post(app.url("/api/auth/change-password"))
+        .json(&json!({"current_password": PASSWORD, "new_password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    let body = error_body(weak, 400).await;
+    assert_eq!(body["detail"], "Password is too weak");
+    assert!(body["issues"][0].as_str().unwrap().contains("common"));
+
+    for (current, new, message) in [
+        (
+            "wrong-current-1",
+            "Another-Strong-Pass-7",
+            "Current password is incorrect",
+        ),
+        (
+            PASSWORD,
+            PASSWORD,
+            "New password must be different from current password",
+        ),
+        (PASSWORD, "short", "Password is too weak"),
+        (PASSWORD, "jane@example.com", "Password is too weak"),
+    ] {
+        let r = client
+            .post(app.url("/api/auth/change-password"))
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_body(r, 400).await["detail"], message);
+    }
+
+    let ok = client
+        .post(app.url("/api/auth/change-password"))
+        .json(&json!({"current_password": PASSWORD, "new_password": "Another-Strong-Pass-7"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        ok.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("dango_session=")
+    );
+    json(ok).await;
+    // this client got a new session; the other device was logged out
+    assert_eq!(
+        client
+            .get(app.url("/api/config"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    error_body(
+        other_device
+            .get(app.url("/api/config"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn must_change_password_is_enforced_by_the_server() {
+    let app = TestApp::start().await;
+    let admin = app.login_as(Role::Admin).await;
+    let created = json(
+        admin
+            .post(app.url("/api/admin/users"))
+            .json(
+                &json!({"email": "temp@example.com", "role": "editor", "generate_password": true}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let temp = created["temp_password"].as_str().unwrap().to_string();
+    assert_eq!(created["user"]["must_change_password"], true);
+    assert!(created["invite_url"].is_null());
+
+    let client = app.browser();
+    let login = json(
+        client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "temp@example.com", "password": temp}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login["must_change_password"], true);
+    // Everything but me / change-password / logout is refused.
+    let body = error_body(
+        client.get(app.url("/api/config")).send().await.unwrap(),
+        403,
+    )
+    .await;
+    assert_eq!(body["code"], "DANGO-S010");
+    error_body(
+        client
+            .post(app.url("/api/auth/api-keys"))
+            .json(&json!({"name": "k"}))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    json(
+        client
+            .post(app.url("/api/auth/change-password"))
+            .json(&json!({"current_password": temp, "new_password": "My-Own-Password-42"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        client
+            .get(app.url("/api/config"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sessions_list_and_revoke() {
+    let app = TestApp::start().await;
+    app.user("multi@example.com", Role::Viewer).await;
+    let a = app.login("multi@example.com").await;
+    let b = app.login("multi@example.com").await;
+    let sessions = json(a.get(app.url("/api/auth/sessions")).send().await.unwrap()).await;
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let current = sessions.iter().find(|s| s["is_current"] == true).unwrap();
+    let other = sessions.iter().find(|s| s["is_current"] == false).unwrap();
+    let own = a
+        .delete(app.url(&format!(
+            "/api/auth/sessions/{}",
+            current["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_body(own, 400).await["detail"],
+        "Cannot revoke current session. Use logout."
+    );
+    json(
+        a.delete(app.url(&format!(
+            "/api/auth/sessions/{}",
+            other["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    error_body(b.get(app.url("/api/config")).send().await.unwrap(), 401).await;
+    // someone else's session id is not found
+    let stranger = app.login_as(Role::Viewer).await;
+    let r = stranger
+        .delete(app.url(&format!(
+            "/api/auth/sessions/{}",
+            current["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 404).await;
+}
+
+#[tokio::test]
+async fn api_keys_cap_expire_revoke_and_track_use() {
+    let app = TestApp::start().await;
+    let admin = app.login_as(Role::Admin).await;
+    let created = json(
+        admin
+            .post(app.url("/api/auth/api-keys"))
+            .json(&json!({"name": "ci", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("dango_ak_") && key.len() == 52, "{key}");
+    assert_eq!(created["key_prefix"].as_str().unwrap(), &key[..12]);
+    assert_eq!(created["role"], "viewer");
+
+    let anon = app.anonymous();
+    let me = json(
+        anon.get(app.url("/api/auth/me"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me["role"], "viewer");
+    assert_eq!(me["auth_method"], "api_key");
+    assert_eq!(me["user"]["role"], "admin");
+    // capped at viewer: admin endpoints refused
+    error_body(
+        anon.get(app.url("/api/admin/users"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    // and it cannot mint a stronger key
+    let escalate = anon
+        .post(app.url("/api/auth/api-keys"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "up", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(escalate, 403).await;
+    let child = json(
+        anon.post(app.url("/api/auth/api-keys"))
+            .bearer_auth(&key)
+            .json(&json!({"name": "child"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(child["role"], "viewer");
+
+    let listed = json(
+        admin
+            .get(app.url("/api/auth/api-keys"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == created["id"])
+        .unwrap();
+    assert!(entry.get("key").is_none());
+    assert!(entry["last_used_at"].is_string(), "{entry}");
+
+    // an editor cannot create an admin-capped key
+    let editor = app.login_as(Role::Editor).await;
+    let r = editor
+        .post(app.url("/api/auth/api-keys"))
+        .json(&json!({"name": "x", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 403).await;
+    let r = editor
+        .post(app.url("/api/auth/api-keys"))
+        .json(&json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 400).await;
+
+    // revoke: the key stops working at once; someone else's key id is 404
+    let r = editor
+        .delete(app.url(&format!(
+            "/api/auth/api-keys/{}",
+            created["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 404).await;
+    json(
+        admin
+            .delete(app.url(&format!(
+                "/api/auth/api-keys/{}",
+                created["id"].as_str().unwrap()
+            )))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let r = anon
+        .get(app.url("/api/config"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_body(r, 401).await["code"], "DANGO-S005");
+    let r = anon
+        .get(app.url("/api/config"))
+        .bearer_auth("dango_ak_forged")
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 401).await;
+}
+
+#[tokio::test]
+async fn expired_api_key_is_refused() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = TestApp::start().await;
+    let key = app.api_key(Role::Editor, None).await;
+    let anon = app.anonymous();
+    assert_eq!(
+        anon.get(app.url("/api/config"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    dango_entity::api_keys::Entity::update_many()
+        .col_expr(
+            dango_entity::api_keys::Column::ExpiresAt,
+            Expr::value(Some(chrono::Utc::now() - chrono::Duration::minutes(1))),
+        )
+        .filter(dango_entity::api_keys::Column::Name.eq("test key"))
+        .exec(app.db())
+        .await
+        .unwrap();
+    error_body(
+        anon.get(app.url("/api/config"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invites_set_a_password_once_and_expire() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = TestApp::start().await;
+    let admin = app.login_as(Role::Admin).await;
+    let created = json(
+        admin
+            .post(app.url("/api/admin/users"))
+            .json(&json!({"email": "new@example.com", "role": "viewer", "display_name": "Newbie"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(created["user"]["has_pending_invite"], true);
+    let url = created["invite_url"].as_str().unwrap().to_string();
+    let token = url.rsplit('/').next().unwrap().to_string();
+    assert!(url.starts_with(&app.url("/invite/")));
+
+    // duplicate email → 409
+    let dup = admin
+        .post(app.url("/api/admin/users"))
+        .json(&json!({"email": "NEW@example.com", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(dup, 409).await;
+    let bad_role = admin
+        .post(app.url("/api/admin/users"))
+        .json(&json!({"email": "x@example.com", "role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(bad_role, 400).await;
+
+    // the invitee cannot log in before accepting
+    let anon = app.anonymous();
+    let r = anon
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "new@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 400).await;
+    // weak password refused, token still valid
+    let weak = anon
+        .post(app.url("/api/auth/accept-invite"))
+        .json(&json!({"token": token, "password": "12345678"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(weak, 400).await;
+    let accepted = json(
+        anon.post(app.url("/api/auth/accept-invite"))
+            .json(&json!({"token": token, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(accepted["email"], "new@example.com");
+    app.login("new@example.com").await;
+    // single use
+    let again = anon
+        .post(app.url("/api/auth/accept-invite"))
+        .json(&json!({"token": token, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_body(again, 400).await["detail"],
+        "This invite link is invalid or has expired"
+    );
+    // reinvite of someone with a password → 400
+    let id = created["user"]["id"].as_str().unwrap();
+    let r = admin
+        .post(app.url(&format!("/api/admin/users/{id}/reinvite")))
+        .send()
+        .await
+        .unwrap();
+    error_body(r, 400).await;
+
+    // an expired invite is refused
+    let other = json(
+        admin
+            .post(app.url("/api/admin/users"))
+            .json(&json!({"email": "late@example.com", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let late_token = other["invite_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    dango_entity::users::Entity::update_many()
+        .col_expr(
+            dango_entity::users::Column::InviteExpiresAt,
+            Expr::value(Some(chrono::Utc::now() - chrono::Duration::hours(1))),
+        )
+        .filter(dango_entity::users::Column::Email.eq("late@example.com"))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let expired = anon
+        .post(app.url("/api/auth/accept-invite"))
+        .json(&json!({"token": late_token, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    error_body(expired, 400).await;
+    // reinvite issues a new working link
+    let late_id = other["user"]["id"].as_str().unwrap();
+    let re = json(
+        admin
+            .post(app.url(&format!("/api/admin/users/{late_id}/reinvite")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let new_token = re["invite_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    json(
+        anon.post(app.url("/api/auth/accept-invite"))
+            .json(&json!({"token": new_token, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cookie_mutations_need_the_csrf_header_but_api_keys_do_not() {
+    let app = TestApp::start().await;
+    app.user("csrf@example.com", Role::Admin).await;
+    // log in with a cookie-only client (no X-Requested-With)
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    json(
+        client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "csrf@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // reads are fine
+    assert_eq!(
+        client
+            .get(app.url("/api/auth/sessions"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let forged = client
+        .post(app.url("/api/auth/api-keys"))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_body(forged, 403).await["detail"],
+        "CSRF validation failed"
+    );
+    let cross_origin = client
+        .post(app.url("/api/auth/api-keys"))
+        .header("Origin", "http://evil.example")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(cross_origin, 403).await;
+    let same_origin = client
+        .post(app.url("/api/auth/api-keys"))
+        .header("Origin", format!("http://{}", app.server.addr))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let key = json(same_origin).await["key"].as_str().unwrap().to_string();
+    let with_key = app
+        .anonymous()
+        .post(app.url("/api/auth/api-keys"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "y"}))
+        .send()
+        .await
+        .unwrap();
+    json(with_key).await;
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_get_json_errors() {
+    let app = TestApp::start().await;
+    let client = app.anonymous();
+    let malformed = client
+        .post(app.url("/api/auth/login"))
+        .header("Content-Type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    error_body(malformed, 400).await;
+    let missing_field = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "a@b.c"}))
+        .send()
+        .await
+        .unwrap();
+    error_body(missing_field, 400).await;
+    let wrong_type = client
+        .post(app.url("/api/auth/login"))
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    let status = wrong_type.status().as_u16();
+    assert!(status == 400 || status == 415, "{status}");
+    error_body(wrong_type, status).await;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let oversized = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "a@b.c", "password": huge}))
+        .send()
+        .await
+        .unwrap();
+    error_body(oversized, 413).await;
+    // chunked body without Content-Length
+    let stream =
+        futures::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let chunked = client
+        .post(app.url("/api/auth/login"))
+        .header("Content-Type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    error_body(chunked, 413).await;
+    let too_long_password = client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "a@b.c", "password": "y".repeat(1025)}))
+        .send()
+        .await
+        .unwrap();
+    error_body(too_long_password, 400).await;
+    let not_found = client
+        .get(app.url("/api/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    error_body(not_found, 401).await;
+    let key = app.api_key(Role::Viewer, None).await;
+    let not_found = client
+        .get(app.url("/api/nothing-here"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    error_body(not_found, 404).await;
+}
+
+#[tokio::test]
+async fn browser_page_without_session_redirects_to_login() {
+    let app = TestApp::start().await;
+    let response = app
+        .anonymous()
+        .get(app.url("/"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/login?next=%2F");
+    let login_page = app.anonymous().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login_page.status(), 200);
+    assert!(login_page.text().await.unwrap().contains("Sign in"));
+}
+
+#[tokio::test]
+async fn auth_disabled_acts_as_local_admin() {
+    let app = TestApp::start_with(|c| c.auth.enabled = false).await;
+    let client = app.anonymous();
+    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    assert_eq!(me["auth_enabled"], false);
+    assert_eq!(me["role"], "admin");
+    json(
+        client
+            .get(app.url("/api/admin/users"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn audit_log_records_and_filters() {
+    let app = TestApp::start().await;
+    let admin_user = app.user("boss@example.com", Role::Admin).await;
+    let admin = app.login("boss@example.com").await;
+    let viewer = app.login_as(Role::Viewer).await;
+    error_body(
+        viewer
+            .get(app.url("/api/admin/users"))
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    error_body(viewer.get(app.url("/api/audit")).send().await.unwrap(), 403).await;
+
+    let denied = json(
+        admin
+            .get(app.url("/api/audit?event=permission_denied"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(denied["total"], 2);
+    assert_eq!(denied["events"][0]["details"]["permission"], "audit.view");
+    let mine = json(
+        admin
+            .get(app.url(&format!("/api/audit?user={}&limit=1", admin_user.id)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(mine["events"].as_array().unwrap().len(), 1);
+    assert!(mine["total"].as_u64().unwrap() >= 1);
+    assert_eq!(mine["events"][0]["event"], "login_success");
+    let by_email = json(
+        admin
+            .get(app.url("/api/audit?user=BOSS@example.com"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(by_email["total"], mine["total"]);
+    let future = json(
+        admin
+            .get(app.url("/api/audit?since=2999-01-01T00:00:00Z"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(future["total"], 0);
+    error_body(
+        admin
+            .get(app.url("/api/audit?limit=0"))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    error_body(
+        admin
+            .get(app.url("/api/audit?since=yesterday"))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+}

@@ -1,0 +1,260 @@
+//! The `dango` binary: init, auth administration, start and clean shutdown, openapi.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dango(project: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
+    command
+        .arg("--project")
+        .arg(project)
+        .env_remove("DANGO_ADMIN_PASSWORD")
+        .env_remove("DANGO_ADMIN_EMAIL")
+        .env_remove("DANGO_DATABASE_URL")
+        .env("DANGO_LOG", "warn");
+    command
+}
+
+fn run(command: &mut Command) -> (bool, String) {
+    let output = command.output().expect("run dango");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn init_creates_the_layout_and_a_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("my-shop");
+    let (ok, out) = run(dango(&project).arg("init"));
+    assert!(ok, "{out}");
+    assert!(out.contains("temporary password:"), "{out}");
+    for path in [
+        ".dango/project.yml",
+        ".dango/sources.yml",
+        ".dango/schedules.yml",
+        ".dango/dango.db",
+        "data/uploads",
+        "data/warehouse.duckdb",
+        "dbt/dbt_project.yml",
+        "dbt/models/staging",
+        "dbt/models/intermediate",
+        "dbt/models/marts",
+        "dbt/seeds",
+        "dbt/macros/get_custom_schema.sql",
+        "dbt/tests",
+        "dbt/snapshots",
+        "notebooks",
+        ".gitignore",
+    ] {
+        assert!(project.join(path).exists(), "{path} missing");
+    }
+    let config = std::fs::read_to_string(project.join(".dango/project.yml")).unwrap();
+    assert!(
+        config.contains("name: My Shop") && config.contains("port: 8800"),
+        "{config}"
+    );
+    assert!(
+        config.contains("debounce_seconds: 600"),
+        "all defaults written out: {config}"
+    );
+    let sources = std::fs::read_to_string(project.join(".dango/sources.yml")).unwrap();
+    assert!(
+        sources.contains("version: '1.0'") || sources.contains("version: \"1.0\""),
+        "{sources}"
+    );
+    assert!(
+        std::fs::read_to_string(project.join("dbt/dbt_project.yml"))
+            .unwrap()
+            .contains("name: my_shop")
+    );
+
+    let (ok, out) = run(dango(&project).arg("init"));
+    assert!(!ok && out.contains("--force"), "{out}");
+    let (ok, out) = run(dango(&project).args(["init", "--force"]));
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("temporary password"),
+        "an admin exists already: {out}"
+    );
+}
+
+#[test]
+fn init_uses_a_strong_admin_password_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = run(dango(dir.path())
+        .arg("init")
+        .env("DANGO_ADMIN_EMAIL", "owner@example.com")
+        .env("DANGO_ADMIN_PASSWORD", "Sturdy-Tiger-Pass-61"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("owner@example.com") && !out.contains("temporary password"),
+        "{out}"
+    );
+
+    let weak = tempfile::tempdir().unwrap();
+    let (ok, out) = run(dango(weak.path())
+        .arg("init")
+        .env("DANGO_ADMIN_PASSWORD", "password"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("temporary password:"),
+        "weak env password replaced: {out}"
+    );
+}
+
+#[test]
+fn auth_commands_manage_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    assert!(run(dango(project).arg("init")).0);
+    let (ok, out) = run(dango(project).args([
+        "auth",
+        "add-user",
+        "Ed@Example.com",
+        "--role",
+        "editor",
+        "--password",
+    ]));
+    assert!(ok && out.contains("Temporary password"), "{out}");
+    let (ok, out) = run(dango(project).args(["auth", "add-user", "vi@example.com"]));
+    assert!(ok && out.contains("/invite/"), "{out}");
+    let (ok, out) = run(dango(project).args(["auth", "add-user", "vi@example.com"]));
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) =
+        run(dango(project).args(["auth", "add-user", "x@example.com", "--role", "root"]));
+    assert!(!ok && out.contains("invalid role"), "{out}");
+
+    let (ok, out) = run(dango(project).args(["auth", "list-users"]));
+    assert!(
+        ok && out.contains("ed@example.com") && out.contains("editor") && out.contains("invited"),
+        "{out}"
+    );
+
+    for args in [
+        vec!["change-role", "ed@example.com", "admin"],
+        vec!["deactivate-user", "ed@example.com"],
+        vec!["reactivate-user", "ed@example.com"],
+        vec!["unlock", "ed@example.com"],
+        vec!["reset-password", "ed@example.com"],
+        vec!["delete-user", "vi@example.com", "-y"],
+    ] {
+        let (ok, out) = run(dango(project).arg("auth").args(&args));
+        assert!(ok, "{args:?}: {out}");
+    }
+    let (_, out) = run(dango(project).args(["auth", "list-users"]));
+    assert!(
+        out.contains("ed@example.com") && out.contains("admin") && !out.contains("vi@example.com"),
+        "{out}"
+    );
+    // The last admin cannot be removed from the shell either.
+    let (ok, out) = run(dango(project).args(["auth", "deactivate-user", "admin@localhost"]));
+    assert!(ok, "there are two admins now: {out}");
+    let (ok, out) = run(dango(project).args(["auth", "deactivate-user", "ed@example.com"]));
+    assert!(!ok && out.contains("only active admin"), "{out}");
+    let (ok, out) = run(dango(project).args(["auth", "reset-password", "ghost@example.com"]));
+    assert!(!ok && out.contains("ghost@example.com"), "{out}");
+
+    let (ok, out) = run(dango(project).args(["auth", "recover"]));
+    assert!(
+        ok && out.contains("recovery@localhost") && out.contains("Temporary password"),
+        "{out}"
+    );
+
+    let (ok, _) = run(dango(project).args(["auth", "disable"]));
+    assert!(ok);
+    assert!(
+        std::fs::read_to_string(project.join(".dango/project.yml"))
+            .unwrap()
+            .contains("enabled: false")
+    );
+    let (ok, _) = run(dango(project).args(["auth", "enable"]));
+    assert!(ok);
+    assert!(
+        std::fs::read_to_string(project.join(".dango/project.yml"))
+            .unwrap()
+            .contains("enabled: true")
+    );
+}
+
+#[test]
+fn start_in_an_empty_directory_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = dango(dir.path())
+        .args(["start", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut url = None;
+    let mut saw_password = false;
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        saw_password |= line.contains("temporary password:");
+        if let Some(rest) = line.strip_prefix("Dango is running at ") {
+            url = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let url = url.expect("server announced its address");
+    assert!(saw_password, "a first admin was created and shown");
+    assert!(dir.path().join(".dango/project.yml").exists());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = runtime.block_on(async {
+        dango::app::install_crypto_provider();
+        reqwest::get(format!("{url}/api/status"))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(status["status"], "healthy");
+
+    // A second process cannot take the warehouse while the server holds it.
+    assert!(matches!(
+        dango::warehouse::try_lock(&dango::config::ProjectPaths::new(dir.path())),
+        Err(dango::warehouse::OpenError::Busy(_))
+    ));
+
+    send_sigterm(child.id());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "clean shutdown, got {exit:?}");
+}
+
+fn send_sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn refuses_to_listen_publicly_with_auth_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dango(dir.path()).arg("init")).0);
+    assert!(run(dango(dir.path()).args(["auth", "disable"])).0);
+    let (ok, out) = run(dango(dir.path()).args(["start", "--host", "0.0.0.0", "--port", "0"]));
+    assert!(!ok && out.contains("authentication disabled"), "{out}");
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = run(dango(dir.path()).arg("openapi"));
+    assert!(ok);
+    let spec: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(spec["openapi"], "3.0.0");
+    assert!(spec["paths"]["/api/auth/login"]["post"].is_object());
+}

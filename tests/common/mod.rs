@@ -1,0 +1,192 @@
+//! Test harness: boots the real app on 127.0.0.1:0 with a temporary project and talks
+//! to it over HTTP. With `DANGO_TEST_POSTGRES_URL` set, each test gets its own fresh
+//! Postgres database for metadata instead of SQLite.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use dango::RunningApp;
+use dango::auth::Role;
+use dango::auth::users::{self as accounts, Credential, NewUser};
+use dango::config::{ProjectConfig, ProjectPaths};
+use dango_entity::users;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::Value;
+
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
+
+pub struct TestApp {
+    pub server: RunningApp,
+    pub dir: tempfile::TempDir,
+}
+
+async fn database_url(dir: &Path) -> String {
+    match std::env::var("DANGO_TEST_POSTGRES_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            use sea_orm::ConnectionTrait;
+            let name = format!("dango_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("connect to test Postgres");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            format!("{base}/{name}")
+        }
+        _ => format!(
+            "sqlite://{}?mode=rwc",
+            ProjectPaths::new(dir).metadata_db().display()
+        ),
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Boots a server on a fresh project whose configuration `edit` may change first.
+    pub async fn start_with(edit: impl FnOnce(&mut ProjectConfig)) -> Self {
+        dango::app::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root =
+            dango::project::create_layout(dir.path(), Some("Test Project"), false).expect("layout");
+        let paths = ProjectPaths::new(&root);
+        let mut config = ProjectConfig::load(&paths.project_yml()).expect("config");
+        edit(&mut config);
+        config.save(&paths.project_yml()).expect("save config");
+        let url = database_url(&root).await;
+        let app = dango::App::open_with_database(&root, &url)
+            .await
+            .expect("open app");
+        let server = app.bind("127.0.0.1:0").await.expect("bind");
+        Self { server, dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.server.state.paths.root.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.server.state.db
+    }
+
+    /// Creates an active user with [`PASSWORD`].
+    pub async fn user(&self, email: &str, role: Role) -> users::Model {
+        accounts::create(
+            self.db(),
+            NewUser {
+                email,
+                role,
+                display_name: None,
+                credential: Credential::Password(PASSWORD.into()),
+            },
+        )
+        .await
+        .expect("create user")
+        .user
+    }
+
+    /// A browser-like client (cookie store, CSRF header on every request).
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Requested-With", HeaderValue::from_static("test"));
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// A client without cookies or extra headers.
+    pub fn anonymous(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// A browser client logged in as `email` with [`PASSWORD`].
+    pub async fn login(&self, email: &str) -> reqwest::Client {
+        let client = self.browser();
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(
+            response.status(),
+            200,
+            "login of {email} failed: {}",
+            response.text().await.unwrap_or_default()
+        );
+        client
+    }
+
+    /// Creates a user with `role` and logs them in.
+    pub async fn login_as(&self, role: Role) -> reqwest::Client {
+        let email = format!(
+            "{}-{}@example.com",
+            role.as_str(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.user(&email, role).await;
+        self.login(&email).await
+    }
+
+    /// An API key of a new user with `role`, optionally capped.
+    pub async fn api_key(&self, role: Role, cap: Option<Role>) -> String {
+        let client = self.login_as(role).await;
+        let mut body = serde_json::json!({"name": "test key"});
+        if let Some(cap) = cap {
+            body["role"] = cap.as_str().into();
+        }
+        let created: Value = client
+            .post(self.url("/api/auth/api-keys"))
+            .json(&body)
+            .send()
+            .await
+            .expect("create key")
+            .json()
+            .await
+            .expect("key json");
+        created["key"].as_str().expect("key").to_string()
+    }
+}
+
+/// Asserts the JSON error shape and returns the body.
+pub async fn error_body(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(actual, status, "unexpected status, body: {text}");
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
+    assert!(body["detail"].is_string(), "no detail in {body}");
+    assert!(
+        body["code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("DANGO-")),
+        "no code in {body}"
+    );
+    body
+}
+
+pub async fn json(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "status {status}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
