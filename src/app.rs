@@ -14,6 +14,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{ProjectConfig, ProjectPaths};
+use crate::events::EventBus;
+use crate::jobs::queue::JobQueue;
 use crate::warehouse::Warehouse;
 use crate::{api, db, web};
 
@@ -80,6 +82,8 @@ pub struct AppState {
     pub warehouse: Arc<Warehouse>,
     pub rate_limiter: RateLimiter,
     pub http: reqwest::Client,
+    pub events: EventBus,
+    pub jobs: JobQueue,
     pub started_at: Instant,
 }
 
@@ -129,6 +133,16 @@ impl App {
             .await
             .context("opening the metadata database")?;
         let warehouse = Arc::new(Warehouse::open(&paths)?);
+        let jobs = JobQueue::open(&paths.jobs_db())
+            .await
+            .context("opening the job queue")?;
+        for run in crate::jobs::runs::fail_interrupted(&db).await? {
+            tracing::warn!(
+                "run {} ({}) was interrupted by a restart and is marked failed",
+                run.id,
+                run.sources
+            );
+        }
         let state = Arc::new(AppState {
             paths,
             config,
@@ -136,6 +150,8 @@ impl App {
             warehouse,
             rate_limiter: RateLimiter::default(),
             http: http_client()?,
+            events: EventBus::default(),
+            jobs,
             started_at: Instant::now(),
         });
         Ok(App { state })
@@ -149,7 +165,9 @@ impl App {
     pub fn endpoint(&self) -> impl Endpoint + 'static {
         let service = api::service();
         let spec = Arc::new(api::spec_json(&service));
-        let routes = web::routes(Route::new(), &service, spec).nest("/", service);
+        let routes = web::routes(Route::new(), &service, spec)
+            .at("/ws", poem::get(api::ws::socket))
+            .nest("/", service);
         routes
             .data(self.state.clone())
             .with(CookieJarManager::new())
@@ -177,6 +195,7 @@ impl App {
         let endpoint = self.endpoint();
         let state = self.state.clone();
         spawn_housekeeping(state.clone());
+        state.jobs.spawn_worker(state.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             Server::new_with_acceptor(acceptor)

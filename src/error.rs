@@ -131,6 +131,15 @@ impl Error {
     pub fn cause(&self) -> Option<&anyhow::Error> {
         self.source.as_ref()
     }
+
+    /// The message with its cause, for records users read outside an HTTP answer (a
+    /// failed sync's history): the cause of a warehouse failure is what they need to fix it.
+    pub fn detailed_message(&self) -> String {
+        match &self.source {
+            Some(cause) => format!("{}: {cause:#}", self.message.trim_end_matches('.')),
+            None => self.message.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for Error {

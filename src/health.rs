@@ -194,7 +194,7 @@ pub async fn platform_health(state: &AppState) -> PlatformHealth {
     let database = database_health(state).await;
     let disk = disk_health(&state.paths.root);
     let dbt_failures = dbt_failures(&state.paths.dbt_dir());
-    let sources = crate::sources::SourceSummary::load(&state.paths);
+    let sources = crate::sources::SourceSummary::load(state).await;
     let sync_failures = crate::sources::recent_failures(state).await;
 
     let mut critical_issues = Vec::new();

@@ -1,5 +1,6 @@
 //! Dango: a self-hosted data platform in one binary.
 
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -7,7 +8,10 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod health;
+pub mod ingest;
+pub mod jobs;
 pub mod project;
 pub mod sources;
 pub mod warehouse;

@@ -96,6 +96,26 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     // Audit
     ("GET", "/api/audit", P(AuditView)),
+    // Sources, sync, files, logs
+    ("GET", "/api/sources", Auth),
+    ("GET", "/api/sources/{source_name}/details", Auth),
+    ("POST", "/api/sources/{source_name}/sync", P(SourceSync)),
+    ("POST", "/api/sync/trigger", P(SourceSync)),
+    ("GET", "/api/sync/status/{record_id}", P(SourceSync)),
+    (
+        "POST",
+        "/api/sources/{source_name}/upload-csv",
+        P(CsvUpload),
+    ),
+    ("GET", "/api/sources/{source_name}/csv-files", Auth),
+    (
+        "DELETE",
+        "/api/sources/{source_name}/csv-files",
+        P(CsvDelete),
+    ),
+    ("GET", "/api/sources/{source_name}/logs", Auth),
+    ("GET", "/api/logs", Auth),
+    ("GET", "/ws", Auth),
     // Documentation and public pages
     ("GET", "/api/docs", Public),
     ("GET", "/api/docs/oauth-receiver.html", Public),

@@ -137,7 +137,6 @@ impl<E> GuardEndpoint<E> {
 
         self.rate_limit(&config, &method, &path, ip)?;
         let access = access::lookup(method.as_str(), &path).unwrap_or(Access::Authenticated);
-        enforce_body_limit(&mut req, &path).await?;
 
         let session_cookie = cookie_value(&req, COOKIE_NAME);
         let (principal, via_cookie) = if config.auth.enabled {
@@ -205,6 +204,9 @@ impl<E> GuardEndpoint<E> {
             )
             .into());
         }
+
+        // Only after the caller is known to be allowed: a refusal must not depend on the body.
+        enforce_body_limit(&mut req, &path).await?;
 
         let forwarded_https = behind_trusted_proxy
             && header_str(&req, "x-forwarded-proto")

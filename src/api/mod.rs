@@ -9,11 +9,15 @@ pub mod models;
 
 mod audit;
 mod auth;
+mod files;
 mod health;
 mod oauth;
 mod settings;
+mod sources;
+mod sync;
 mod two_factor;
 mod users;
+pub mod ws;
 
 use poem_openapi::{OpenApiService, Tags};
 use serde_json::{Value, json};
@@ -37,6 +41,13 @@ pub enum ApiTag {
     Users,
     /// The security audit log.
     Audit,
+    /// Configured sources, their status and activity.
+    Sources,
+    /// Running syncs and following them.
+    Sync,
+    /// Files of `csv` and `local_files` sources.
+    #[oai(rename = "CSV Operations")]
+    Files,
 }
 
 pub type Api = (
@@ -47,6 +58,9 @@ pub type Api = (
     two_factor::TwoFactorApi,
     users::UsersApi,
     audit::AuditApi,
+    sources::SourcesApi,
+    sync::SyncApi,
+    files::FilesApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -59,6 +73,9 @@ pub fn service() -> OpenApiService<Api, ()> {
             two_factor::TwoFactorApi,
             users::UsersApi,
             audit::AuditApi,
+            sources::SourcesApi,
+            sync::SyncApi,
+            files::FilesApi,
         ),
         "Dango API",
         VERSION,

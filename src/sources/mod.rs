@@ -1,9 +1,40 @@
-//! Sources: their configuration, status and sync history.
+//! Sources: configuration, live status (rows, freshness, last sync) and history.
 
+pub mod history;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use dango_entity::sync_history;
+use poem_openapi::Object;
+
+use crate::Error;
 use crate::app::AppState;
 use crate::config::ProjectPaths;
-use crate::config::sources::SourcesFile;
+use crate::config::sources::{SourceConfig, SourcesFile};
 use crate::health::SyncFailure;
+use crate::jobs::runs;
+use crate::warehouse::quote_ident;
+
+/// Loads `sources.yml`, turning problems into a 400 that names the file and key.
+pub fn load(paths: &ProjectPaths) -> crate::Result<SourcesFile> {
+    SourcesFile::load(&paths.sources_yml())
+        .map_err(|e| Error::bad_request(e.to_string()).with_code("DANGO-C003"))
+}
+
+/// The configured source called `name` (404 otherwise); names follow the identifier rule.
+pub fn get(paths: &ProjectPaths, name: &str) -> crate::Result<SourceConfig> {
+    if !crate::config::sources::is_valid_identifier(name) {
+        return Err(Error::bad_request(format!(
+            "Source name '{name}' is invalid. Use only letters, numbers, and underscores."
+        ))
+        .with_code("DANGO-V002"));
+    }
+    load(paths)?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("Source '{name}' not found")))
+}
 
 /// Counts of configured sources.
 #[derive(Debug, Default, Clone)]
@@ -14,25 +45,252 @@ pub struct SourceSummary {
 }
 
 impl SourceSummary {
-    pub fn load(paths: &ProjectPaths) -> Self {
-        match SourcesFile::load(&paths.sources_yml()) {
-            Ok(file) => {
-                let enabled = file.sources.iter().filter(|s| s.enabled).count() as u64;
-                Self {
-                    total: file.sources.len() as u64,
-                    enabled,
-                    never_synced: enabled,
-                }
-            }
+    pub async fn load(state: &AppState) -> Self {
+        let file = match load(&state.paths) {
+            Ok(file) => file,
             Err(err) => {
-                tracing::warn!("{err}");
-                Self::default()
+                tracing::warn!("{}", err.message);
+                return Self::default();
+            }
+        };
+        let mut summary = Self {
+            total: file.sources.len() as u64,
+            ..Default::default()
+        };
+        for source in file.sources.iter().filter(|s| s.enabled) {
+            summary.enabled += 1;
+            if history::latest(&state.db, &source.name, 1)
+                .await
+                .map(|h| h.is_empty())
+                .unwrap_or(false)
+            {
+                summary.never_synced += 1;
             }
         }
+        summary
     }
 }
 
 /// Sources whose latest sync failed within the last 24 hours.
-pub async fn recent_failures(_state: &AppState) -> Vec<SyncFailure> {
-    Vec::new()
+pub async fn recent_failures(state: &AppState) -> Vec<SyncFailure> {
+    history::recent_failures(&state.db)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| SyncFailure {
+            source: row.source,
+            count: 1,
+            last_error: row.error_message.unwrap_or_else(|| "Unknown error".into()),
+        })
+        .collect()
+}
+
+#[derive(Object, Clone, Debug)]
+pub struct TableInfo {
+    pub name: String,
+    pub row_count: u64,
+    pub schema: String,
+}
+
+#[derive(Object, Clone, Debug)]
+pub struct Freshness {
+    /// `synced`, `failed`, `never_synced`.
+    pub status: String,
+    pub hours_since_sync: Option<f64>,
+    pub last_sync_time: Option<DateTime<Utc>>,
+    pub last_sync_status: Option<String>,
+    /// The reference's shape: time of the last successful update …
+    pub last_update: Option<DateTime<Utc>>,
+    /// … and whole days since then.
+    pub days_old: Option<i64>,
+}
+
+#[derive(Object, Clone, Debug)]
+pub struct SourceStatus {
+    pub name: String,
+    #[oai(rename = "type")]
+    pub source_type: String,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub last_sync_duration_seconds: Option<f64>,
+    pub row_count: Option<u64>,
+    /// `synced`, `syncing`, `failed`, `empty`, `not_synced` or `unknown`.
+    pub status: String,
+    pub freshness: Freshness,
+    pub tables: Vec<TableInfo>,
+    pub has_multiple_tables: bool,
+    /// `full_refresh` or `incremental`.
+    pub sync_mode: String,
+    pub write_disposition: String,
+    pub supports_incremental: bool,
+    pub supports_date_range: bool,
+    pub lookback_days: Option<u32>,
+    /// The running or queued sync, if any.
+    pub active_run_id: Option<String>,
+    pub needs_attention: bool,
+    pub attention_reason: Option<String>,
+}
+
+/// Row counts of the tables in `raw_<source>`.
+pub async fn tables(state: &Arc<AppState>, source: &str) -> crate::Result<Vec<TableInfo>> {
+    let schema = format!("raw_{source}");
+    state
+        .warehouse
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ? \
+                     AND table_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\' AND table_name NOT LIKE '%\\_\\_dango\\_%' ESCAPE '\\' \
+                     ORDER BY table_name",
+                )
+                .map_err(Error::internal)?;
+            let names = stmt
+                .query_map([&schema], |row| row.get::<_, String>(0))
+                .map_err(Error::internal)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Error::internal)?;
+            let mut tables = Vec::with_capacity(names.len());
+            for name in names {
+                let rows: i64 = conn
+                    .query_row(
+                        &format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&name)),
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(Error::internal)?;
+                tables.push(TableInfo {
+                    name,
+                    row_count: rows as u64,
+                    schema: schema.clone(),
+                });
+            }
+            Ok(tables)
+        })
+        .await
+}
+
+fn freshness(
+    latest: Option<&sync_history::Model>,
+    last_success: Option<&sync_history::Model>,
+) -> Freshness {
+    let now = Utc::now();
+    let last_update = last_success.map(|h| h.finished_at);
+    let base = Freshness {
+        status: "never_synced".into(),
+        hours_since_sync: None,
+        last_sync_time: latest.map(|h| h.started_at),
+        last_sync_status: latest.map(|h| h.status.clone()),
+        last_update,
+        days_old: last_update.map(|t| (now - t).num_days()),
+    };
+    match latest {
+        None => base,
+        Some(h) if h.status != "success" => Freshness {
+            status: "failed".into(),
+            ..base
+        },
+        Some(h) => Freshness {
+            status: "synced".into(),
+            hours_since_sync: Some(
+                ((now - h.started_at).num_seconds() as f64 / 360.0).round() / 10.0,
+            ),
+            ..base
+        },
+    }
+}
+
+/// Status rules (behaviour §3.11): a running sync shows `syncing`; else the newest
+/// history entry decides (`failed`, `not_synced`, `empty`, `synced`).
+pub fn status_of(
+    active: bool,
+    latest: Option<&sync_history::Model>,
+    rows: Option<u64>,
+) -> &'static str {
+    if active {
+        return "syncing";
+    }
+    match latest {
+        Some(h) if h.status == "failed" => "failed",
+        None => "not_synced",
+        Some(_) if rows.unwrap_or(0) == 0 => "empty",
+        Some(_) => "synced",
+    }
+}
+
+pub async fn status(state: &Arc<AppState>, source: &SourceConfig) -> crate::Result<SourceStatus> {
+    let recent = history::latest(&state.db, &source.name, 20).await?;
+    let latest = recent.first();
+    let last_success = recent.iter().find(|h| h.status == "success");
+    let tables = tables(state, &source.name).await?;
+    let row_count = (!tables.is_empty()).then(|| tables.iter().map(|t| t.row_count).sum());
+    let active_run = runs::active(&state.db)
+        .await?
+        .into_iter()
+        .find(|r| r.kind == "sync" && runs::sources_of(r).contains(&source.name));
+    let status = status_of(active_run.is_some(), latest, row_count);
+    let incremental = source.is_file_source();
+    Ok(SourceStatus {
+        name: source.name.clone(),
+        source_type: source.source_type.clone(),
+        enabled: source.enabled,
+        description: source.description.clone(),
+        last_sync: latest.map(|h| h.started_at),
+        last_sync_duration_seconds: latest.map(|h| h.duration_seconds),
+        row_count,
+        status: status.into(),
+        freshness: freshness(latest, last_success),
+        has_multiple_tables: tables.len() > 1,
+        tables,
+        sync_mode: if incremental {
+            "incremental"
+        } else {
+            "full_refresh"
+        }
+        .into(),
+        write_disposition: if incremental { "merge" } else { "replace" }.into(),
+        supports_incremental: incremental,
+        supports_date_range: false,
+        lookback_days: source.lookback_days,
+        active_run_id: active_run.map(|r| r.id),
+        needs_attention: false,
+        attention_reason: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: &str) -> sync_history::Model {
+        sync_history::Model {
+            id: 1,
+            run_id: "r".into(),
+            source: "s".into(),
+            status: status.into(),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            duration_seconds: 1.0,
+            rows_processed: 0,
+            total_row_count: None,
+            full_refresh: false,
+            error_message: None,
+            start_date: None,
+            end_date: None,
+            details: None,
+        }
+    }
+
+    #[test]
+    fn status_rules() {
+        assert_eq!(status_of(true, None, None), "syncing");
+        assert_eq!(status_of(false, None, None), "not_synced");
+        assert_eq!(status_of(false, Some(&entry("failed")), Some(10)), "failed");
+        assert_eq!(status_of(false, Some(&entry("success")), Some(0)), "empty");
+        assert_eq!(status_of(false, Some(&entry("success")), Some(5)), "synced");
+        let f = freshness(Some(&entry("success")), Some(&entry("success")));
+        assert_eq!(f.status, "synced");
+        assert_eq!(f.days_old, Some(0));
+        assert_eq!(freshness(None, None).status, "never_synced");
+    }
 }

@@ -190,3 +190,122 @@ pub async fn json(response: reqwest::Response) -> Value {
     assert!(status.is_success(), "status {status}: {text}");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
+
+impl TestApp {
+    /// Replaces `.dango/sources.yml` with `sources` (the list under `sources:`).
+    pub fn write_sources(&self, sources: &str) {
+        let text = format!("version: \"1.0\"\nsources:\n{sources}");
+        std::fs::write(self.root().join(".dango/sources.yml"), text).expect("write sources.yml");
+    }
+
+    /// Uploads `bytes` as `name` to a source.
+    pub async fn upload(
+        &self,
+        client: &reqwest::Client,
+        source: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        trigger_sync: bool,
+    ) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        client
+            .post(self.url(&format!(
+                "/api/sources/{source}/upload-csv?trigger_sync={trigger_sync}"
+            )))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload request")
+    }
+
+    /// Starts a sync of `source` and waits for its run to end; returns the run status.
+    pub async fn sync(&self, client: &reqwest::Client, source: &str, body: Value) -> Value {
+        let started = json(
+            client
+                .post(self.url(&format!("/api/sources/{source}/sync")))
+                .json(&body)
+                .send()
+                .await
+                .expect("sync request"),
+        )
+        .await;
+        self.wait_run(client, started["record_id"].as_str().expect("record_id"))
+            .await
+    }
+
+    /// Polls a run until it ends (30 s at most).
+    pub async fn wait_run(&self, client: &reqwest::Client, run_id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let status = json(
+                client
+                    .get(self.url(&format!("/api/sync/status/{run_id}")))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            if matches!(
+                status["status"].as_str(),
+                Some("success" | "failed" | "cancelled")
+            ) {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {run_id} did not finish: {status}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs a read query on the warehouse and returns the first column of each row as strings.
+    pub async fn query(&self, sql: &str) -> Vec<String> {
+        let sql = sql.to_string();
+        self.server
+            .state
+            .warehouse
+            .read(move |conn| {
+                let mut stmt = conn.prepare(&sql).map_err(dango::Error::internal)?;
+                let rows = stmt
+                    .query_map([], |row| {
+                        let value: duckdb::types::Value = row.get(0)?;
+                        use duckdb::types::Value as V;
+                        Ok(match value {
+                            V::Null => "NULL".to_string(),
+                            V::Text(s) => s,
+                            V::Boolean(b) => b.to_string(),
+                            V::TinyInt(n) => n.to_string(),
+                            V::SmallInt(n) => n.to_string(),
+                            V::Int(n) => n.to_string(),
+                            V::BigInt(n) => n.to_string(),
+                            V::HugeInt(n) => n.to_string(),
+                            V::UBigInt(n) => n.to_string(),
+                            V::Double(n) => n.to_string(),
+                            other => format!("{other:?}"),
+                        })
+                    })
+                    .map_err(dango::Error::internal)?;
+                rows.collect::<Result<Vec<_>, _>>()
+                    .map_err(dango::Error::internal)
+            })
+            .await
+            .expect("query")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let table = table.to_string();
+        self.server
+            .state
+            .warehouse
+            .read(move |conn| {
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(dango::Error::internal)
+            })
+            .await
+            .expect("count")
+    }
+}

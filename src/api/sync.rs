@@ -1,0 +1,313 @@
+//! Sync endpoints: start a sync of one or several sources, poll a run.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::json;
+
+use super::ApiTag;
+use super::context::Caller;
+use super::sources::HistoryEntry;
+use crate::app::AppState;
+use crate::auth::audit::{self, AuditEvent};
+use crate::auth::{AuthMethod, Principal};
+use crate::jobs::runs::{self, NewRun, RunKind, RunOptions, Trigger};
+use crate::sources::{self, history};
+use crate::{Error, Result, jobs};
+
+pub struct SyncApi;
+
+#[derive(Object, Default)]
+pub struct SourceSyncRequest {
+    /// Reload everything instead of only what changed.
+    #[oai(default)]
+    pub full_refresh: bool,
+    /// `YYYY-MM-DD`; for sources that support date ranges.
+    pub start_date: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub end_date: Option<String>,
+    /// Allow a sync to leave a table that has rows empty.
+    #[oai(default)]
+    pub allow_empty_replace: bool,
+}
+
+#[derive(Object)]
+pub struct SourceSyncResponse {
+    pub success: bool,
+    pub message: String,
+    pub source_name: String,
+    pub started_at: DateTime<Utc>,
+    /// Poll `GET /api/sync/status/{record_id}` with this.
+    pub record_id: String,
+    pub run_id: String,
+}
+
+#[derive(Object)]
+pub struct TriggerRequest {
+    pub sources: Vec<String>,
+    #[oai(default)]
+    pub full_refresh: bool,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    #[oai(default)]
+    pub allow_empty_replace: bool,
+}
+
+#[derive(Object)]
+pub struct TriggerResponse {
+    pub job_id: String,
+    pub run_id: String,
+    pub sources: Vec<String>,
+    pub status: String,
+}
+
+#[derive(Object)]
+pub struct RunStatus {
+    pub id: String,
+    /// `sync` or `transform`.
+    pub kind: String,
+    /// `ui`, `api`, `schedule`, `watcher` or `cli`.
+    pub trigger: String,
+    pub sources: Vec<String>,
+    /// `queued`, `running`, `success`, `failed` or `cancelled`.
+    pub status: String,
+    pub phase: Option<String>,
+    pub message: Option<String>,
+    pub rows_processed: Option<i64>,
+    pub error: Option<String>,
+    pub full_refresh: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub duration_seconds: Option<f64>,
+    /// Per-source outcomes so far.
+    pub results: Vec<SourceResult>,
+}
+
+#[derive(Object)]
+pub struct SourceResult {
+    pub source: String,
+    #[oai(flatten)]
+    pub entry: HistoryEntry,
+}
+
+fn parse_date(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                Error::bad_request(format!("{field} '{v}' is not a date in YYYY-MM-DD form"))
+                    .with_code("DANGO-V003")
+            })
+        })
+        .transpose()
+}
+
+fn date_range(
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
+    let start = parse_date(start, "start_date")?;
+    let end = parse_date(end, "end_date")?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(
+            Error::bad_request("start_date must not be after end_date").with_code("DANGO-V003")
+        );
+    }
+    Ok((start, end))
+}
+
+fn trigger_of(principal: &Principal) -> Trigger {
+    match principal.method {
+        AuthMethod::ApiKey { .. } => Trigger::Api,
+        _ => Trigger::Ui,
+    }
+}
+
+/// Validates, records and queues a sync run.
+#[allow(clippy::too_many_arguments)]
+async fn start_sync(
+    state: &AppState,
+    principal: &Principal,
+    names: &[String],
+    full_refresh: bool,
+    start_date: Option<&str>,
+    end_date: Option<&str>,
+    allow_empty_replace: bool,
+) -> Result<dango_entity::job_runs::Model> {
+    let (start, end) = date_range(start_date, end_date)?;
+    if names.is_empty() {
+        return Err(Error::bad_request("sources: name at least one source"));
+    }
+    let mut resolved = Vec::with_capacity(names.len());
+    for name in names {
+        let source = sources::get(&state.paths, name)?;
+        if !source.enabled {
+            return Err(Error::bad_request(format!(
+                "Source '{}' is disabled",
+                source.name
+            )));
+        }
+        if !resolved.contains(&source.name) {
+            resolved.push(source.name);
+        }
+    }
+    let run = jobs::submit(
+        state,
+        NewRun {
+            kind: RunKind::Sync,
+            trigger: trigger_of(principal),
+            sources: resolved.clone(),
+            selector: None,
+            full_refresh,
+            start_date: start,
+            end_date: end,
+            options: RunOptions {
+                allow_empty_replace,
+                ..Default::default()
+            },
+            requested_by: Some(principal.email.clone()),
+        },
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        AuditEvent::new("sync_triggered")
+            .actor(principal)
+            .details(json!({"sources": resolved, "full_refresh": full_refresh, "run_id": run.id})),
+    )
+    .await;
+    Ok(run)
+}
+
+#[OpenApi(tag = "ApiTag::Sync")]
+impl SyncApi {
+    /// Sync one source
+    ///
+    /// Answers at once; the sync runs in the background. 409 when this source is
+    /// already syncing. Poll `GET /api/sync/status/{record_id}` or listen on `/ws`.
+    #[oai(
+        path = "/api/sources/:source_name/sync",
+        method = "post",
+        operation_id = "sync_source"
+    )]
+    async fn sync_source(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        source_name: Path<String>,
+        body: Json<SourceSyncRequest>,
+    ) -> Result<Json<SourceSyncResponse>> {
+        let Caller(principal, _) = caller;
+        let run = start_sync(
+            &state,
+            &principal,
+            std::slice::from_ref(&source_name.0),
+            body.full_refresh,
+            body.start_date.as_deref(),
+            body.end_date.as_deref(),
+            body.allow_empty_replace,
+        )
+        .await?;
+        let name = runs::sources_of(&run)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        Ok(Json(SourceSyncResponse {
+            success: true,
+            message: format!("Sync started for {name}"),
+            source_name: name,
+            started_at: run.created_at,
+            record_id: run.id.clone(),
+            run_id: run.id,
+        }))
+    }
+
+    /// Sync several sources in one run
+    #[oai(
+        path = "/api/sync/trigger",
+        method = "post",
+        operation_id = "trigger_sync"
+    )]
+    async fn trigger(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        body: Json<TriggerRequest>,
+    ) -> Result<Json<TriggerResponse>> {
+        let Caller(principal, _) = caller;
+        let run = start_sync(
+            &state,
+            &principal,
+            &body.sources,
+            body.full_refresh,
+            body.start_date.as_deref(),
+            body.end_date.as_deref(),
+            body.allow_empty_replace,
+        )
+        .await?;
+        Ok(Json(TriggerResponse {
+            job_id: run.id.clone(),
+            sources: runs::sources_of(&run),
+            run_id: run.id,
+            status: "started".into(),
+        }))
+    }
+
+    /// Status of a sync run: phase, rows, errors, per-source results
+    #[oai(
+        path = "/api/sync/status/:record_id",
+        method = "get",
+        operation_id = "sync_status"
+    )]
+    async fn status(
+        &self,
+        state: Data<&Arc<AppState>>,
+        record_id: Path<String>,
+    ) -> Result<Json<RunStatus>> {
+        let run = runs::get(&state.db, &record_id).await?;
+        let results = history::of_run(&state.db, &run.id)
+            .await?
+            .into_iter()
+            .map(|h| SourceResult {
+                source: h.source.clone(),
+                entry: HistoryEntry::from(h),
+            })
+            .collect();
+        Ok(Json(RunStatus {
+            sources: runs::sources_of(&run),
+            id: run.id,
+            kind: run.kind,
+            trigger: run.trigger,
+            status: run.status,
+            phase: run.phase,
+            message: run.message,
+            rows_processed: run.rows_processed,
+            error: run.error,
+            full_refresh: run.full_refresh,
+            started_at: run.started_at,
+            ended_at: run.finished_at,
+            created_at: run.created_at,
+            duration_seconds: run.duration_seconds,
+            results,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert!(super::date_range(Some("2026-01-01"), Some("2026-02-01")).is_ok());
+        assert!(super::date_range(Some("2026-13-01"), None).is_err());
+        assert!(super::date_range(Some("01/02/2026"), None).is_err());
+        assert!(super::date_range(Some("2026-03-01"), Some("2026-02-01")).is_err());
+        assert_eq!(super::date_range(Some(""), None).unwrap(), (None, None));
+    }
+}

@@ -1,0 +1,137 @@
+//! The job queue: apalis with apalis-sqlite in its own file (`.dango/jobs.db`), an explicit
+//! queue name, a per-process worker name, a supervised worker and a poll strategy that
+//! wakes at once on submit and otherwise re-arms a tokio interval.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_sqlite::{Config, SqliteConnectOptions, SqlitePool, SqliteStorage};
+use futures::task::AtomicWaker;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+
+pub const QUEUE_NAME: &str = "dango-runs";
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+const CONCURRENT_RUNS: usize = 2;
+
+/// What the queue carries: the id of a `job_runs` row, which holds everything else.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunMessage {
+    pub run_id: String,
+}
+
+#[derive(Default)]
+struct WakeupInner {
+    pending: AtomicBool,
+    waker: AtomicWaker,
+}
+
+/// Wakes the worker's poll strategy when a run is submitted in this process.
+#[derive(Clone, Default)]
+pub struct Wakeup(Arc<WakeupInner>);
+
+impl Wakeup {
+    fn wake(&self) {
+        self.0.pending.store(true, Ordering::SeqCst);
+        self.0.waker.wake();
+    }
+}
+
+/// Polls when woken by a submit, and on a re-arming interval otherwise (runs submitted
+/// by another process, retries).
+struct WakeOrTick {
+    wakeup: Wakeup,
+    interval: tokio::time::Interval,
+}
+
+impl PollStrategy for WakeOrTick {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _snapshot: &PollSnapshot) -> Poll<Option<()>> {
+        self.wakeup.0.waker.register(cx.waker());
+        if self.wakeup.0.pending.swap(false, Ordering::SeqCst) {
+            return Poll::Ready(Some(()));
+        }
+        match self.interval.poll_tick(cx) {
+            Poll::Ready(_) => Poll::Ready(Some(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+pub struct JobQueue {
+    storage: SqliteStorage<RunMessage>,
+    wakeup: Wakeup,
+    /// Serializes "check for a conflicting run, then create one".
+    pub(crate) submit_lock: tokio::sync::Mutex<()>,
+}
+
+impl JobQueue {
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePool::connect_with(options).await?;
+        SqliteStorage::setup(&pool).await?;
+        let storage = SqliteStorage::new(&pool).with_config(Config::default().queue(QUEUE_NAME));
+        Ok(Self {
+            storage,
+            wakeup: Wakeup::default(),
+            submit_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Hands a recorded run to the workers.
+    pub async fn push(&self, run_id: &str) -> crate::Result<()> {
+        let mut storage = self.storage.clone();
+        storage
+            .push(RunMessage {
+                run_id: run_id.to_string(),
+            })
+            .await
+            .map_err(|e| crate::Error::internal(anyhow::anyhow!("queueing run {run_id}: {e}")))?;
+        self.wakeup.wake();
+        Ok(())
+    }
+
+    /// Runs the worker until the process ends, restarting it if it ever stops.
+    pub fn spawn_worker(&self, state: Arc<AppState>) {
+        let storage = self.storage.clone();
+        let wakeup = self.wakeup.clone();
+        tokio::spawn(async move {
+            loop {
+                // A restarted worker must not reuse a registered name.
+                let name = format!(
+                    "dango-{}-{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                let mut interval = tokio::time::interval(POLL_INTERVAL);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let backend = storage.clone().poll_with_strategy(WakeOrTick {
+                    wakeup: wakeup.clone(),
+                    interval,
+                });
+                let worker = WorkerBuilder::new(name.as_str())
+                    .backend(backend)
+                    .data(state.clone())
+                    .concurrency(CONCURRENT_RUNS)
+                    .build(handle_run);
+                match worker.run().await {
+                    Ok(()) => tracing::warn!("job worker {name} stopped; restarting"),
+                    Err(err) => tracing::error!("job worker {name} failed: {err}; restarting"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+async fn handle_run(message: RunMessage, state: Data<Arc<AppState>>) -> Result<(), BoxDynError> {
+    super::execute(&state, &message.run_id).await;
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! `job_runs`: one row per sync or transform run, moving queued → running → exactly one
+//! terminal state (success, failed, cancelled), whatever happens to the process.
+
+use chrono::{NaiveDate, Utc};
+use dango_entity::job_runs;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+pub const QUEUED: &str = "queued";
+pub const RUNNING: &str = "running";
+pub const SUCCESS: &str = "success";
+pub const FAILED: &str = "failed";
+pub const CANCELLED: &str = "cancelled";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Ui,
+    Api,
+    Schedule,
+    Watcher,
+    Cli,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Ui => "ui",
+            Trigger::Api => "api",
+            Trigger::Schedule => "schedule",
+            Trigger::Watcher => "watcher",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    Sync,
+    Transform,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Sync => "sync",
+            RunKind::Transform => "transform",
+        }
+    }
+}
+
+/// Options stored with a run (JSON in `job_runs.options`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunOptions {
+    #[serde(default)]
+    pub allow_empty_replace: bool,
+    /// Transform runs: also build what depends on the selection.
+    #[serde(default)]
+    pub cascade: bool,
+    /// Sync runs: skip the transform step afterwards.
+    #[serde(default)]
+    pub skip_transform: bool,
+}
+
+pub struct NewRun {
+    pub kind: RunKind,
+    pub trigger: Trigger,
+    pub sources: Vec<String>,
+    pub selector: Option<String>,
+    pub full_refresh: bool,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub options: RunOptions,
+    pub requested_by: Option<String>,
+}
+
+pub fn sources_of(run: &job_runs::Model) -> Vec<String> {
+    serde_json::from_str(&run.sources).unwrap_or_default()
+}
+
+pub fn options_of(run: &job_runs::Model) -> RunOptions {
+    run.options
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok())
+        .unwrap_or_default()
+}
+
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status, SUCCESS | FAILED | CANCELLED)
+}
+
+/// Runs not yet finished, oldest first.
+pub async fn active(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {
+    Ok(job_runs::Entity::find()
+        .filter(job_runs::Column::Status.is_in([QUEUED, RUNNING]))
+        .order_by_asc(job_runs::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Records a queued run. Sync runs conflict (409) with an unfinished sync of any of
+/// their sources. Callers serialize creation (see `JobQueue::submit`).
+pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_runs::Model> {
+    if new.kind == RunKind::Sync {
+        for run in active(db)
+            .await?
+            .iter()
+            .filter(|r| r.kind == RunKind::Sync.as_str())
+        {
+            let busy: Vec<String> = sources_of(run)
+                .into_iter()
+                .filter(|s| new.sources.contains(s))
+                .collect();
+            if !busy.is_empty() {
+                return Err(Error::conflict(format!(
+                    "A sync of {} is already {} (run {})",
+                    busy.join(", "),
+                    run.status,
+                    run.id
+                ))
+                .with_code("DANGO-SYNC-409")
+                .with_extra("run_id", run.id.clone()));
+            }
+        }
+    }
+    let model = job_runs::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        kind: Set(new.kind.as_str().into()),
+        trigger: Set(new.trigger.as_str().into()),
+        sources: Set(serde_json::to_string(&new.sources).unwrap_or_else(|_| "[]".into())),
+        selector: Set(new.selector),
+        status: Set(QUEUED.into()),
+        phase: Set(Some("queued".into())),
+        message: Set(None),
+        progress: Set(None),
+        rows_processed: Set(None),
+        error: Set(None),
+        full_refresh: Set(new.full_refresh),
+        start_date: Set(new.start_date.map(|d| d.to_string())),
+        end_date: Set(new.end_date.map(|d| d.to_string())),
+        options: Set(serde_json::to_string(&new.options).ok()),
+        requested_by: Set(new.requested_by),
+        created_at: Set(Utc::now()),
+        started_at: Set(None),
+        finished_at: Set(None),
+        duration_seconds: Set(None),
+        worker: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(model)
+}
+
+pub async fn get(db: &DatabaseConnection, id: &str) -> crate::Result<job_runs::Model> {
+    job_runs::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(format!("Run '{id}' not found")).with_code("DANGO-SYNC-003")
+        })
+}
+
+/// queued → running; false when the run is no longer queued (cancelled, or already taken).
+pub async fn start(db: &DatabaseConnection, id: &str, worker: &str) -> crate::Result<bool> {
+    let result = job_runs::Entity::update_many()
+        .col_expr(job_runs::Column::Status, Expr::value(RUNNING))
+        .col_expr(job_runs::Column::StartedAt, Expr::value(Some(Utc::now())))
+        .col_expr(
+            job_runs::Column::Worker,
+            Expr::value(Some(worker.to_string())),
+        )
+        .col_expr(
+            job_runs::Column::Phase,
+            Expr::value(Some("starting".to_string())),
+        )
+        .filter(job_runs::Column::Id.eq(id))
+        .filter(job_runs::Column::Status.eq(QUEUED))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn set_phase(
+    db: &DatabaseConnection,
+    id: &str,
+    phase: &str,
+    message: Option<&str>,
+) -> crate::Result<()> {
+    job_runs::Entity::update_many()
+        .col_expr(
+            job_runs::Column::Phase,
+            Expr::value(Some(phase.to_string())),
+        )
+        .col_expr(
+            job_runs::Column::Message,
+            Expr::value(message.map(str::to_string)),
+        )
+        .filter(job_runs::Column::Id.eq(id))
+        .filter(job_runs::Column::Status.eq(RUNNING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves a run to its terminal state, once: a run already finished is left alone.
+pub async fn finish(
+    db: &DatabaseConnection,
+    id: &str,
+    status: &str,
+    rows: Option<u64>,
+    error: Option<&str>,
+) -> crate::Result<bool> {
+    let run = get(db, id).await?;
+    if is_terminal(&run.status) {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let duration = run
+        .started_at
+        .map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
+    let result = job_runs::Entity::update_many()
+        .col_expr(job_runs::Column::Status, Expr::value(status))
+        .col_expr(
+            job_runs::Column::Phase,
+            Expr::value(Some(
+                if status == SUCCESS {
+                    "completed"
+                } else {
+                    status
+                }
+                .to_string(),
+            )),
+        )
+        .col_expr(job_runs::Column::FinishedAt, Expr::value(Some(now)))
+        .col_expr(job_runs::Column::DurationSeconds, Expr::value(duration))
+        .col_expr(
+            job_runs::Column::RowsProcessed,
+            Expr::value(rows.map(|r| r as i64)),
+        )
+        .col_expr(
+            job_runs::Column::Error,
+            Expr::value(error.map(|e| e.chars().take(4000).collect::<String>())),
+        )
+        .filter(job_runs::Column::Id.eq(id))
+        .filter(job_runs::Column::Status.is_in([QUEUED, RUNNING]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// At startup: runs left `running` or `queued` by a process that died are failed, so
+/// every run ends with exactly one terminal record.
+pub async fn fail_interrupted(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {
+    let stale = active(db).await?;
+    for run in &stale {
+        let message = if run.status == RUNNING {
+            "The server stopped while this run was in progress; nothing it was writing was kept"
+        } else {
+            "The server stopped before this run started"
+        };
+        finish(db, &run.id, FAILED, None, Some(message)).await?;
+    }
+    Ok(stale)
+}
+
+/// Newest runs first.
+pub async fn recent(db: &DatabaseConnection, limit: u64) -> crate::Result<Vec<job_runs::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(job_runs::Entity::find()
+        .order_by_desc(job_runs::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,182 @@
+//! Executing a sync run: each source in turn, with history, activity, events and drift.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use dango_entity::{job_runs, schema_drift_events};
+use sea_orm::{ActiveModelTrait, Set};
+
+use super::runs;
+use crate::Error;
+use crate::activity::{self, Level};
+use crate::app::AppState;
+use crate::config::sources::SourcesFile;
+use crate::events::Event;
+use crate::ingest::{self, SourceOutcome, SyncOptions, files::DriftChange};
+use crate::sources::history;
+
+/// Syncs every source of the run; returns rows written. Fails when any source failed
+/// (the others keep their successful loads).
+pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<u64> {
+    let sources = runs::sources_of(run);
+    let options = runs::options_of(run);
+    let config = SourcesFile::load(&state.paths.sources_yml())
+        .map_err(|e| Error::bad_request(e.to_string()))?;
+    let sync_options = SyncOptions {
+        full_refresh: run.full_refresh,
+        allow_empty_replace: options.allow_empty_replace,
+    };
+    runs::set_phase(&state.db, &run.id, "data_load", Some("Loading data")).await?;
+    let mut rows = 0;
+    let mut failures = Vec::new();
+    for name in &sources {
+        let started = Utc::now();
+        state
+            .events
+            .publish(Event::new("sync_started").source(name).run(&run.id));
+        activity::record(&state.db, Level::Info, Some(name), "Starting sync").await;
+        let result = match config.get(name) {
+            Some(source) => ingest::sync_source(state, &run.id, source, sync_options).await,
+            None => Err(Error::not_found(format!("Source '{name}' not found"))),
+        };
+        let seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+        match result {
+            Ok(outcome) => {
+                rows += outcome.rows_processed;
+                record_success(state, run, name, started, &outcome, seconds).await?;
+            }
+            Err(err) => {
+                if err.kind == crate::ErrorKind::Internal {
+                    tracing::error!("sync of {name} failed: {err:?}");
+                }
+                let message = err.detailed_message();
+                history::record(
+                    &state.db,
+                    history::Entry {
+                        run_id: &run.id,
+                        source: name,
+                        status: "failed",
+                        started_at: started,
+                        rows_processed: 0,
+                        total_row_count: None,
+                        full_refresh: run.full_refresh,
+                        error: Some(&message),
+                        start_date: run.start_date.clone(),
+                        end_date: run.end_date.clone(),
+                        details: None,
+                    },
+                )
+                .await?;
+                state.events.publish(
+                    Event::new("sync_failed")
+                        .source(name)
+                        .run(&run.id)
+                        .error(&message),
+                );
+                activity::record(
+                    &state.db,
+                    Level::Error,
+                    Some(name),
+                    &format!("Sync failed: {message}"),
+                )
+                .await;
+                failures.push(format!("{name}: {message}"));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(rows)
+    } else {
+        Err(Error::unprocessable(failures.join("; ")).with_code("DANGO-I001"))
+    }
+}
+
+async fn record_success(
+    state: &Arc<AppState>,
+    run: &job_runs::Model,
+    name: &str,
+    started: chrono::DateTime<Utc>,
+    outcome: &SourceOutcome,
+    seconds: f64,
+) -> crate::Result<()> {
+    history::record(
+        &state.db,
+        history::Entry {
+            run_id: &run.id,
+            source: name,
+            status: "success",
+            started_at: started,
+            rows_processed: outcome.rows_processed,
+            total_row_count: Some(outcome.total_rows),
+            full_refresh: run.full_refresh,
+            error: None,
+            start_date: run.start_date.clone(),
+            end_date: run.end_date.clone(),
+            details: Some(outcome.details.clone()),
+        },
+    )
+    .await?;
+    record_drift(state, &run.id, name, &outcome.drift).await;
+    for warning in &outcome.warnings {
+        activity::record(&state.db, Level::Warning, Some(name), warning).await;
+    }
+    activity::record(
+        &state.db,
+        Level::Success,
+        Some(name),
+        &format!(
+            "Sync completed in {seconds:.1}s - {} rows",
+            outcome.rows_processed
+        ),
+    )
+    .await;
+    state.events.publish(
+        Event::new("sync_completed")
+            .source(name)
+            .run(&run.id)
+            .rows(outcome.rows_processed)
+            .message(format!("{} rows in the table", outcome.total_rows)),
+    );
+    state
+        .events
+        .publish(Event::new("freshness_update").source(name));
+    Ok(())
+}
+
+/// Schema changes are recorded and announced, never a failure.
+async fn record_drift(state: &AppState, run_id: &str, source: &str, drift: &[DriftChange]) {
+    for change in drift {
+        let row = schema_drift_events::ActiveModel {
+            source: Set(source.to_string()),
+            table_name: Set(change.table.clone()),
+            column_name: Set(change.column.clone()),
+            change_type: Set(change.change.to_string()),
+            old_type: Set(change.old_type.clone()),
+            new_type: Set(Some(change.new_type.clone())),
+            detected_at: Set(Utc::now()),
+            run_id: Set(Some(run_id.to_string())),
+            accepted: Set(false),
+            ..Default::default()
+        };
+        if let Err(err) = row.insert(&state.db).await {
+            tracing::warn!("could not record schema drift: {err}");
+        }
+        let message = match &change.old_type {
+            Some(old) => format!(
+                "Column {}.{} changed type from {old} to {}",
+                change.table, change.column, change.new_type
+            ),
+            None => format!(
+                "New column {}.{} ({})",
+                change.table, change.column, change.new_type
+            ),
+        };
+        activity::record(&state.db, Level::Warning, Some(source), &message).await;
+        state.events.publish(
+            Event::new("schema_drift")
+                .source(source)
+                .run(run_id)
+                .message(message),
+        );
+    }
+}

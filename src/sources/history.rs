@@ -1,0 +1,89 @@
+//! Per-source sync history (`sync_history`): one row per source per run.
+
+use chrono::{DateTime, Duration, Utc};
+use dango_entity::sync_history;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+pub struct Entry<'a> {
+    pub run_id: &'a str,
+    pub source: &'a str,
+    pub status: &'a str,
+    pub started_at: DateTime<Utc>,
+    pub rows_processed: u64,
+    pub total_row_count: Option<u64>,
+    pub full_refresh: bool,
+    pub error: Option<&'a str>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+pub async fn record(
+    db: &DatabaseConnection,
+    entry: Entry<'_>,
+) -> crate::Result<sync_history::Model> {
+    let finished = Utc::now();
+    Ok(sync_history::ActiveModel {
+        run_id: Set(entry.run_id.to_string()),
+        source: Set(entry.source.to_string()),
+        status: Set(entry.status.to_string()),
+        started_at: Set(entry.started_at),
+        finished_at: Set(finished),
+        duration_seconds: Set((finished - entry.started_at).num_milliseconds() as f64 / 1000.0),
+        rows_processed: Set(entry.rows_processed as i64),
+        total_row_count: Set(entry.total_row_count.map(|n| n as i64)),
+        full_refresh: Set(entry.full_refresh),
+        error_message: Set(entry.error.map(|e| e.chars().take(4000).collect())),
+        start_date: Set(entry.start_date),
+        end_date: Set(entry.end_date),
+        details: Set(entry.details.map(|d| d.to_string())),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The newest `limit` entries of a source, newest first.
+pub async fn latest(
+    db: &DatabaseConnection,
+    source: &str,
+    limit: u64,
+) -> crate::Result<Vec<sync_history::Model>> {
+    Ok(sync_history::Entity::find()
+        .filter(sync_history::Column::Source.eq(source))
+        .order_by_desc(sync_history::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Entries of one run.
+pub async fn of_run(
+    db: &DatabaseConnection,
+    run_id: &str,
+) -> crate::Result<Vec<sync_history::Model>> {
+    Ok(sync_history::Entity::find()
+        .filter(sync_history::Column::RunId.eq(run_id))
+        .order_by_asc(sync_history::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Sources whose newest entry failed within the last 24 hours, with that error.
+pub async fn recent_failures(db: &DatabaseConnection) -> crate::Result<Vec<sync_history::Model>> {
+    let since = Utc::now() - Duration::hours(24);
+    let rows = sync_history::Entity::find()
+        .filter(sync_history::Column::StartedAt.gte(since))
+        .order_by_desc(sync_history::Column::Id)
+        .all(db)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|r| seen.insert(r.source.clone()))
+        .filter(|r| r.status == "failed")
+        .collect())
+}
