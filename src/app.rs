@@ -84,6 +84,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub events: EventBus,
     pub jobs: JobQueue,
+    pub watcher: crate::watcher::FileWatcher,
+    /// SHA-256 of the token the CLI uses, once the server listens.
+    pub cli_token_hash: RwLock<Option<String>>,
     pub started_at: Instant,
 }
 
@@ -152,6 +155,8 @@ impl App {
             http: http_client()?,
             events: EventBus::default(),
             jobs,
+            watcher: Default::default(),
+            cli_token_hash: RwLock::new(None),
             started_at: Instant::now(),
         });
         Ok(App { state })
@@ -194,8 +199,18 @@ impl App {
             .context("listener has no socket address")?;
         let endpoint = self.endpoint();
         let state = self.state.clone();
+        match crate::cli_token::publish(&state.paths, &format!("http://{local}")) {
+            Ok(hash) => {
+                *state
+                    .cli_token_hash
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(hash)
+            }
+            Err(err) => tracing::warn!("the CLI will not reach this server: {err}"),
+        }
         spawn_housekeeping(state.clone());
         state.jobs.spawn_worker(state.clone());
+        crate::watcher::start(state.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             Server::new_with_acceptor(acceptor)
@@ -251,6 +266,7 @@ impl RunningApp {
             let _ = stop.send(());
         }
         (&mut self.server).await??;
+        crate::cli_token::withdraw(&self.state.paths);
         Ok(())
     }
 

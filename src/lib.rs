@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod cli_token;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod jobs;
 pub mod project;
 pub mod sources;
 pub mod warehouse;
+pub mod watcher;
 pub mod web;
 
 pub use app::{App, RunningApp};

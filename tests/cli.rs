@@ -185,13 +185,15 @@ fn auth_commands_manage_users() {
 #[test]
 fn start_in_an_empty_directory_serves_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = dango(dir.path())
-        .args(["start", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Server(
+        dango(dir.path())
+            .args(["start", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut url = None;
@@ -226,9 +228,7 @@ fn start_in_an_empty_directory_serves_and_stops_cleanly_on_sigterm() {
         Err(dango::warehouse::OpenError::Busy(_))
     ));
 
-    send_sigterm(child.id());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "clean shutdown, got {exit:?}");
+    child.stop();
 }
 
 fn send_sigterm(pid: u32) {
@@ -257,4 +257,185 @@ fn openapi_command_prints_the_document() {
     let spec: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(spec["openapi"], "3.0.0");
     assert!(spec["paths"]["/api/auth/login"]["post"].is_object());
+}
+
+/// A server process that is killed if the test ends early (a failed assertion).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Server {
+    fn stop(mut self) {
+        send_sigterm(self.0.id());
+        assert!(self.0.wait().unwrap().success(), "clean shutdown");
+    }
+}
+
+fn start_server(command: &mut Command) -> (Server, String) {
+    let mut server = Server(
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = server.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.strip_prefix("Dango is running at ") {
+            let url = rest.split_whitespace().next().unwrap().to_string();
+            std::thread::spawn(move || for _ in lines {});
+            return (server, url);
+        }
+    }
+}
+
+async fn admin_client(url: &str, email: &str, password: &str) -> reqwest::Client {
+    dango::app::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{url}/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    client
+}
+
+#[test]
+fn cli_sync_runs_in_process_or_through_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    assert!(
+        run(dango(project)
+            .arg("init")
+            .env("DANGO_ADMIN_EMAIL", "ops@example.com")
+            .env("DANGO_ADMIN_PASSWORD", "Cli-Sync-Password-3"))
+        .0
+    );
+    std::fs::write(
+        project.join(".dango/sources.yml"),
+        "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
+    )
+    .unwrap();
+    let uploads = project.join("data/uploads/sales");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join("a.csv"), "id,amount\n1,10\n2,20\n").unwrap();
+
+    let (ok, out) = run(dango(project).arg("sync"));
+    assert!(ok, "{out}");
+    assert!(out.contains("✓ sales: 2 rows loaded"), "{out}");
+    let (ok, out) = run(dango(project).args(["sync", "nope"]));
+    assert!(!ok && out.contains("'nope' not found"), "{out}");
+    let (ok, out) = run(dango(project).args(["sync", "--since", "2026-13-01"]));
+    assert!(!ok && out.contains("YYYY-MM-DD"), "{out}");
+
+    let (server, url) = start_server(dango(project).args(["start", "--port", "0"]));
+    std::fs::write(uploads.join("b.csv"), "id,amount\n3,30\n").unwrap();
+    let (ok, out) = run(dango(project).args(["sync", "sales"]));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Asking the running server") && out.contains("✓ sales: 1 rows loaded"),
+        "{out}"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = admin_client(&url, "ops@example.com", "Cli-Sync-Password-3").await;
+        let sources: serde_json::Value = client
+            .get(format!("{url}/api/sources"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sources[0]["row_count"], 3);
+        let history = &sources[0];
+        assert_eq!(history["status"], "synced");
+        // a forged CLI token is refused
+        let forged = reqwest::Client::new()
+            .get(format!("{url}/api/sources"))
+            .bearer_auth("dango_cli_forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401);
+    });
+    server.stop();
+    assert!(
+        !project.join(".dango/state/server.json").exists(),
+        "the CLI token is withdrawn at shutdown"
+    );
+}
+
+#[test]
+fn demo_starts_with_synced_sample_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
+    command
+        .args(["demo"])
+        .arg(&demo)
+        .args(["--port", "0"])
+        .env("DANGO_ADMIN_EMAIL", "demo@example.com")
+        .env("DANGO_ADMIN_PASSWORD", "Sample-Admin-Password-5")
+        .env("DANGO_LOG", "warn");
+    let (server, url) = start_server(&mut command);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = admin_client(&url, "demo@example.com", "Sample-Admin-Password-5").await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let sources: serde_json::Value = client
+                .get(format!("{url}/api/sources"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let counts: Vec<(String, i64)> = sources
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["name"].as_str().unwrap().to_string(),
+                        s["row_count"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            if counts.iter().all(|(_, n)| *n > 0)
+                && sources
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|s| s["status"] == "synced")
+            {
+                assert_eq!(
+                    counts,
+                    vec![
+                        ("customers".into(), 1000),
+                        ("orders".into(), 6000),
+                        ("products".into(), 50)
+                    ]
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "demo not synced: {sources}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    server.stop();
 }

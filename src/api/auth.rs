@@ -263,7 +263,7 @@ impl AuthApi {
             }));
         };
         let user = match principal.method {
-            AuthMethod::Disabled => None,
+            AuthMethod::Disabled | AuthMethod::LocalCli => None,
             _ => Some(UserResponse::from(
                 &accounts::get(&state.db, &principal.user_id).await?,
             )),
@@ -272,6 +272,7 @@ impl AuthApi {
             AuthMethod::Session { .. } => "session",
             AuthMethod::ApiKey { .. } => "api_key",
             AuthMethod::Disabled => "disabled",
+            AuthMethod::LocalCli => "cli",
         };
         Ok(Json(MeResponse {
             auth_enabled,

@@ -291,6 +291,27 @@ impl<E> GuardEndpoint<E> {
             };
             return Ok((Some(principal), true));
         }
+        if let Some(token) = bearer_token(req)
+            && token.starts_with(crate::cli_token::TOKEN_PREFIX)
+        {
+            let expected = self
+                .state
+                .cli_token_hash
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let local = Self::peer_ip(req).is_loopback();
+            if local && expected.is_some_and(|hash| crate::cli_token::matches(&token, &hash)) {
+                return Ok((Some(Principal::local_cli()), false));
+            }
+            return Err(error_response(
+                StatusCode::UNAUTHORIZED,
+                "DANGO-S005",
+                "Invalid CLI token",
+                None,
+            )
+            .into());
+        }
         if let Some(token) = bearer_token(req) {
             match api_keys::validate(db, &token).await.map_err(internal)? {
                 Some((key, user)) => {

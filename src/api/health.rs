@@ -41,12 +41,19 @@ pub struct ApiInfo {
 #[derive(Object)]
 pub struct WatcherStatus {
     pub running: bool,
+    /// The server's process id (the watcher runs inside it).
     pub pid: Option<u32>,
     pub auto_sync_enabled: bool,
     pub auto_dbt_enabled: bool,
     pub debounce_seconds: u64,
     pub watch_patterns: Vec<String>,
     pub watch_directories: Vec<String>,
+    /// Changed files waiting for the quiet period to end.
+    pub pending_files: Vec<String>,
+    pub last_event_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_run_id: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Object)]
@@ -112,14 +119,20 @@ impl HealthApi {
     )]
     async fn watcher_status(&self, state: Data<&Arc<AppState>>) -> Json<WatcherStatus> {
         let platform = &state.config().platform;
+        let live = state.watcher.snapshot();
         Json(WatcherStatus {
-            running: false,
-            pid: None,
+            running: live.running,
+            pid: live.running.then(std::process::id),
             auto_sync_enabled: platform.auto_sync,
             auto_dbt_enabled: platform.auto_dbt,
             debounce_seconds: platform.debounce_seconds,
             watch_patterns: platform.watch_patterns.clone(),
             watch_directories: platform.watch_directories.clone(),
+            pending_files: live.pending_files,
+            last_event_at: live.last_event_at,
+            last_sync_at: live.last_sync_at,
+            last_run_id: live.last_run_id,
+            error: live.error,
         })
     }
 

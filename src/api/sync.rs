@@ -77,6 +77,8 @@ pub struct RunStatus {
     pub status: String,
     pub phase: Option<String>,
     pub message: Option<String>,
+    /// 0.0 – 1.0 within the current phase.
+    pub progress: Option<f64>,
     pub rows_processed: Option<i64>,
     pub error: Option<String>,
     pub full_refresh: bool,
@@ -288,6 +290,7 @@ impl SyncApi {
             status: run.status,
             phase: run.phase,
             message: run.message,
+            progress: run.progress,
             rows_processed: run.rows_processed,
             error: run.error,
             full_refresh: run.full_refresh,

@@ -28,6 +28,8 @@ pub enum AuthMethod {
     },
     /// Authentication is disabled in `project.yml`: every request is a local admin.
     Disabled,
+    /// The `dango` CLI on this machine, with the token the server wrote for it.
+    LocalCli,
 }
 
 /// The authenticated caller of a request.
@@ -55,6 +57,18 @@ impl Principal {
             display_name: Some("Local admin".into()),
             role: Role::Admin,
             method: AuthMethod::Disabled,
+            must_change_password: false,
+        }
+    }
+
+    /// The `dango` command line talking to the running server.
+    pub fn local_cli() -> Self {
+        Self {
+            user_id: "cli".into(),
+            email: "cli@localhost".into(),
+            display_name: Some("dango CLI".into()),
+            role: Role::Admin,
+            method: AuthMethod::LocalCli,
             must_change_password: false,
         }
     }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod start;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -43,6 +44,35 @@ pub enum Command {
         /// Port (default: platform.port, 8800)
         #[arg(long)]
         port: Option<u16>,
+        /// In a folder without a project, create the demo project (sample data, models)
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create (if needed) and start the demo project in DIR (default ./dango-demo)
+    Demo {
+        #[arg(default_value = "dango-demo")]
+        dir: PathBuf,
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Sync one source, or every enabled source (through the server when it runs)
+    Sync {
+        /// Source name (default: all enabled sources)
+        source: Option<String>,
+        /// Reload everything instead of only what changed
+        #[arg(long)]
+        full_refresh: bool,
+        /// Start date (YYYY-MM-DD), for sources with date ranges
+        #[arg(long)]
+        since: Option<String>,
+        /// End date (YYYY-MM-DD)
+        #[arg(long)]
+        until: Option<String>,
+        /// Allow a sync to leave a table that has rows empty
+        #[arg(long, hide = true)]
+        allow_empty_replace: bool,
     },
     /// Manage users and authentication
     Auth {
@@ -87,7 +117,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Start { host, port } => start::start(project_root(cli.project)?, host, port).await,
+        Command::Start { host, port, demo } => {
+            start::start(project_root(cli.project)?, host, port, demo).await
+        }
+        Command::Demo { dir, host, port } => {
+            start::start(cli.project.unwrap_or(dir), host, port, true).await
+        }
+        Command::Sync {
+            source,
+            full_refresh,
+            since,
+            until,
+            allow_empty_replace,
+        } => {
+            sync::run(
+                project_root(cli.project)?,
+                sync::SyncArgs {
+                    source,
+                    full_refresh,
+                    since,
+                    until,
+                    allow_empty_replace,
+                },
+            )
+            .await
+        }
         Command::Auth { command } => auth::run(project_root(cli.project)?, command).await,
         Command::Openapi => {
             print!("{}", crate::api::spec_json(&crate::api::service()));

@@ -12,13 +12,27 @@ fn is_loopback_host(host: &str) -> bool {
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-pub async fn start(root: PathBuf, host: Option<String>, port: Option<u16>) -> anyhow::Result<()> {
+pub async fn start(
+    root: PathBuf,
+    host: Option<String>,
+    port: Option<u16>,
+    demo: bool,
+) -> anyhow::Result<()> {
     let paths = ProjectPaths::new(&root);
     if !paths.is_project() {
-        println!("No project in {}; creating one.", root.display());
-        let report = crate::project::init(&root, None, false).await?;
+        println!(
+            "No project in {}; creating {}.",
+            root.display(),
+            if demo { "the demo project" } else { "one" }
+        );
+        let name = demo.then_some("Dango Demo");
+        let report = crate::project::init(&root, name, false).await?;
+        if demo {
+            crate::project::demo::populate(&report.root)?;
+        }
         super::print_admin(report.admin.as_ref());
     }
+    let paths = ProjectPaths::new(root.canonicalize().unwrap_or(root.clone()));
     let config = ProjectConfig::load(&paths.project_yml())?;
     let host = host.unwrap_or_else(|| config.platform.host.clone());
     let port = port.unwrap_or(config.platform.port);
@@ -36,10 +50,49 @@ pub async fn start(root: PathBuf, host: Option<String>, port: Option<u16>) -> an
         "Dango is running at http://{}  (API docs: /api/docs)",
         running.addr
     );
+    if demo {
+        sync_demo_once(&running.state).await;
+    }
     if !config.auth.enabled {
         println!("Authentication is disabled: every request acts as a local admin.");
     }
     running.serve_until_signal().await
+}
+
+/// On the demo's first start, sync every source so there is data to look at.
+async fn sync_demo_once(state: &crate::app::AppState) {
+    use crate::jobs::runs::{NewRun, RunKind, RunOptions, Trigger};
+    let Ok(config) = crate::sources::load(&state.paths) else {
+        return;
+    };
+    let mut never_synced = Vec::new();
+    for source in config.sources.iter().filter(|s| s.enabled) {
+        if crate::sources::history::latest(&state.db, &source.name, 1)
+            .await
+            .map(|h| h.is_empty())
+            .unwrap_or(false)
+        {
+            never_synced.push(source.name.clone());
+        }
+    }
+    if never_synced.is_empty() {
+        return;
+    }
+    let new = NewRun {
+        kind: RunKind::Sync,
+        trigger: Trigger::Cli,
+        sources: never_synced.clone(),
+        selector: None,
+        full_refresh: false,
+        start_date: None,
+        end_date: None,
+        options: RunOptions::default(),
+        requested_by: Some("demo".into()),
+    };
+    match crate::jobs::submit(state, new).await {
+        Ok(_) => println!("Loading the demo data ({})…", never_synced.join(", ")),
+        Err(err) => eprintln!("could not start the demo sync: {}", err.message),
+    }
 }
 
 #[cfg(test)]

@@ -207,6 +207,26 @@ pub async fn set_phase(
     Ok(())
 }
 
+/// Live progress within the current phase (0.0 – 1.0) and what is happening.
+pub async fn set_progress(
+    db: &DatabaseConnection,
+    id: &str,
+    progress: f64,
+    message: Option<&str>,
+) -> crate::Result<()> {
+    job_runs::Entity::update_many()
+        .col_expr(job_runs::Column::Progress, Expr::value(Some(progress)))
+        .col_expr(
+            job_runs::Column::Message,
+            Expr::value(message.map(str::to_string)),
+        )
+        .filter(job_runs::Column::Id.eq(id))
+        .filter(job_runs::Column::Status.eq(RUNNING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Moves a run to its terminal state, once: a run already finished is left alone.
 pub async fn finish(
     db: &DatabaseConnection,

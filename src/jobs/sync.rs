@@ -27,6 +27,7 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
         allow_empty_replace: options.allow_empty_replace,
     };
     runs::set_phase(&state.db, &run.id, "data_load", Some("Loading data")).await?;
+    let progress = spawn_progress_recorder(state, &run.id);
     let mut rows = 0;
     let mut failures = Vec::new();
     for name in &sources {
@@ -84,11 +85,48 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
             }
         }
     }
+    progress.abort();
     if failures.is_empty() {
         Ok(rows)
     } else {
         Err(Error::unprocessable(failures.join("; ")).with_code("DANGO-I001"))
     }
+}
+
+/// Copies this run's `sync_progress` events into its record (at most 4 times a second),
+/// so pollers of `GET /api/sync/status` see progress too.
+fn spawn_progress_recorder(state: &Arc<AppState>, run_id: &str) -> tokio::task::JoinHandle<()> {
+    let mut events = state.events.subscribe();
+    let state = state.clone();
+    let run_id = run_id.to_string();
+    tokio::spawn(async move {
+        let mut last_write = std::time::Instant::now() - std::time::Duration::from_secs(1);
+        while let Ok(event) = events.recv().await {
+            if event.kind != "sync_progress" || event.run_id.as_deref() != Some(run_id.as_str()) {
+                continue;
+            }
+            if last_write.elapsed() < std::time::Duration::from_millis(250)
+                && event.progress != Some(1.0)
+            {
+                continue;
+            }
+            last_write = std::time::Instant::now();
+            let message = match (&event.source, &event.message) {
+                (Some(source), Some(message)) => Some(format!("{source}: {message}")),
+                _ => event.message.clone(),
+            };
+            if let Err(err) = runs::set_progress(
+                &state.db,
+                &run_id,
+                event.progress.unwrap_or(0.0),
+                message.as_deref(),
+            )
+            .await
+            {
+                tracing::warn!("cannot record progress of {run_id}: {err:?}");
+            }
+        }
+    })
 }
 
 async fn record_success(

@@ -1,6 +1,8 @@
 //! Creating a project in the Dango layout (`dango init`, and `dango start` in an empty
 //! directory).
 
+pub mod demo;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
