@@ -375,8 +375,15 @@ fn load_file(
             .map_err(|e| file_error(&file.relative, e))?;
         return count(conn, &format!("SELECT count(*) FROM {target}"));
     }
+    let started = std::time::Instant::now();
     let columns = describe(conn, &reader, &file.relative)?;
+    let described = started.elapsed();
     evolve_schema(conn, schema, table, &columns, record_drift, drift)?;
+    tracing::debug!(
+        file = file.relative,
+        "described in {described:?}, schema checked after {:?}",
+        started.elapsed()
+    );
     let inserted = conn
         .execute(&format!("INSERT INTO {target} BY NAME {select}"), [])
         .map_err(|e| file_error(&file.relative, e))?;
@@ -469,11 +476,20 @@ pub fn sync(
     options: LoadOptions,
     progress: Progress<'_>,
 ) -> crate::Result<LoadReport> {
+    let began = std::time::Instant::now();
     let (files, skipped) = list_files(dir, pattern)?;
     ensure_metadata_table(conn)?;
     let schema = format!("raw_{source}");
     let table = source.to_string();
     let plan = plan(conn, source, files, options.full_refresh)?;
+    tracing::debug!(
+        source,
+        to_load = plan.to_load.len(),
+        unchanged = plan.unchanged.len(),
+        deleted = plan.deleted.len(),
+        "planned in {:?}",
+        began.elapsed()
+    );
     let mut report = LoadReport {
         unchanged_files: plan.unchanged.len(),
         warnings: skipped
@@ -510,7 +526,13 @@ pub fn sync(
         &mut report,
     ) {
         Ok(()) => {
+            let applied = began.elapsed();
             conn.execute_batch("COMMIT").map_err(db)?;
+            tracing::debug!(
+                source,
+                "applied after {applied:?}, committed after {:?}",
+                began.elapsed()
+            );
             Ok(report)
         }
         Err(err) => {
@@ -650,6 +672,7 @@ fn apply(
             report.updated_files.push(file.relative.clone());
             inserted as u64
         } else {
+            let started = std::time::Instant::now();
             let inserted = load_file(
                 conn,
                 schema,
@@ -658,6 +681,12 @@ fn apply(
                 record_drift,
                 &mut report.drift,
             )?;
+            tracing::debug!(
+                file = file.relative,
+                inserted,
+                "loaded in {:?}",
+                started.elapsed()
+            );
             report.new_files.push(file.relative.clone());
             inserted
         };

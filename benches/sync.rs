@@ -1,0 +1,158 @@
+//! Sync benchmark (`cargo bench --bench sync`), the release `dango` binary on a fresh project:
+//!   - upload + sync of a 1,000,000-row CSV (id, email, amount decimal, created_at
+//!     timestamp, country; ~62 MB) end to end, through the HTTP API,
+//!   - the load step (the source's sync duration) against a bare DuckDB
+//!     `CREATE TABLE AS SELECT * FROM read_csv(...)` of the same file in the same run,
+//!   - an incremental sync adding a 1,000-row file (upload + sync),
+//!   - peak RSS of the server during the run.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Server, init, memory_mb};
+
+fn write_csv(path: &Path, first_id: usize, rows: usize) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    writeln!(out, "id,email,amount,created_at,country").unwrap();
+    const COUNTRIES: [&str; 8] = ["DE", "FR", "NL", "ES", "IT", "GB", "US", "PL"];
+    for i in first_id..first_id + rows {
+        writeln!(
+            out,
+            "{i},customer{i}@example.com,{}.{:02},2026-{:02}-{:02} {:02}:{:02}:{:02},{}",
+            i % 5000,
+            i % 100,
+            i % 12 + 1,
+            i % 28 + 1,
+            i % 24,
+            i % 60,
+            (i * 7) % 60,
+            COUNTRIES[i % COUNTRIES.len()]
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+async fn upload_and_sync(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    file: &Path,
+) -> (Duration, Value) {
+    let bytes = std::fs::read(file).unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let began = Instant::now();
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name);
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let uploaded: Value = client
+        .post(format!(
+            "{url}/api/sources/sales/upload-csv?trigger_sync=true"
+        ))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = uploaded["run_id"]
+        .as_str()
+        .expect("run started")
+        .to_string();
+    loop {
+        let status: Value = client
+            .get(format!("{url}/api/sync/status/{run}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if matches!(status["status"].as_str(), Some("success" | "failed")) {
+            assert_eq!(status["status"], "success", "{status}");
+            return (began.elapsed(), status);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The bare DuckDB load of the same file, same library, same settings.
+fn bare_ctas(file: &Path, scratch: &Path) -> Duration {
+    let config = duckdb::Config::default()
+        .enable_autoload_extension(false)
+        .unwrap();
+    let conn = duckdb::Connection::open_with_flags(scratch.join("bare.duckdb"), config).unwrap();
+    let began = Instant::now();
+    conn.execute_batch(&format!(
+        "CREATE TABLE t AS SELECT * FROM read_csv('{}')",
+        file.display()
+    ))
+    .unwrap();
+    began.elapsed()
+}
+
+fn main() {
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("bench");
+    init(&project);
+    std::fs::write(
+        project.join(".dango/sources.yml"),
+        "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
+    )
+    .unwrap();
+    let big = dir.path().join("orders_1m.csv");
+    write_csv(&big, 0, 1_000_000);
+    let small = dir.path().join("orders_more.csv");
+    write_csv(&small, 1_000_000, 1_000);
+    let size_mb = std::fs::metadata(&big).unwrap().len() as f64 / 1_048_576.0;
+
+    let server = Server::start(&project);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (full, full_status, incremental, incremental_status) = runtime.block_on(async {
+        let key = server.api_key().await;
+        let client = reqwest::Client::new();
+        let (full, full_status) = upload_and_sync(&client, &server.url, &key, &big).await;
+        let (incremental, incremental_status) =
+            upload_and_sync(&client, &server.url, &key, &small).await;
+        (full, full_status, incremental, incremental_status)
+    });
+    let (_, peak_rss) = memory_mb(server.pid());
+    drop(server);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let bare = bare_ctas(&big, scratch.path());
+    let load = full_status["results"][0]["duration_seconds"]
+        .as_f64()
+        .unwrap_or(0.0);
+    println!(
+        "1,000,000-row CSV ({size_mb:.1} MB): upload + sync end to end {full:?}; rows {}",
+        full_status["rows_processed"]
+    );
+    println!(
+        "load step {:.3} s vs bare DuckDB CTAS {:.3} s: ratio {:.2}",
+        load,
+        bare.as_secs_f64(),
+        load / bare.as_secs_f64()
+    );
+    println!(
+        "incremental 1,000-row file: upload + sync {incremental:?}; rows {}, load step {:.3} s",
+        incremental_status["rows_processed"],
+        incremental_status["results"][0]["duration_seconds"]
+            .as_f64()
+            .unwrap_or(0.0)
+    );
+    println!("server peak RSS (VmHWM) over the run: {peak_rss:.1} MB");
+}
