@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod project;
 pub mod sources;
+pub mod transform;
 pub mod warehouse;
 pub mod watcher;
 pub mod web;

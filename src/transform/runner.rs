@@ -1,0 +1,546 @@
+//! Running a selection of the project in dependency order: models, seeds, snapshots and
+//! tests, independent nodes in parallel on their own warehouse connections. A failed
+//! node (or a failing test with severity `error`) skips its descendants, nothing else.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::compile::compile;
+use super::graph::{self, Graph};
+use super::jinja::Resolver;
+use super::manifest::Manifest;
+use super::materialize::{self, TestOutcome};
+use super::nodes::{Node, ResourceType};
+use super::{TransformError, seeds, snapshots};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Build,
+    Run,
+    Seed,
+    Snapshot,
+    Test,
+}
+
+impl Command {
+    fn runs(self, kind: ResourceType) -> bool {
+        match self {
+            Command::Build => kind != ResourceType::Analysis,
+            Command::Run => kind == ResourceType::Model,
+            Command::Seed => kind == ResourceType::Seed,
+            Command::Snapshot => kind == ResourceType::Snapshot,
+            Command::Test => kind == ResourceType::Test,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Build => "build",
+            Command::Run => "run",
+            Command::Seed => "seed",
+            Command::Snapshot => "snapshot",
+            Command::Test => "test",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub command: Command,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub full_refresh: bool,
+    pub threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    Error,
+    Skipped,
+    Pass,
+    Fail,
+    Warn,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+        }
+    }
+
+    /// Whether this outcome stops the nodes downstream.
+    fn blocks(self) -> bool {
+        matches!(self, Status::Error | Status::Fail | Status::Skipped)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeResult {
+    pub unique_id: String,
+    pub status: Status,
+    pub message: Option<String>,
+    pub failures: Option<u64>,
+    pub rows_affected: Option<i64>,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+    pub execution_time: f64,
+    pub compiled_code: Option<String>,
+    pub relation_name: Option<String>,
+    pub thread_id: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub invocation_id: String,
+    pub command: Command,
+    pub generated_at: DateTime<Utc>,
+    pub elapsed_time: f64,
+    pub results: Vec<NodeResult>,
+    pub args: serde_json::Value,
+}
+
+impl RunReport {
+    pub fn has_errors(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| matches!(r.status, Status::Error | Status::Fail))
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.results.iter().filter(|r| r.status == status).count()
+    }
+}
+
+/// What the runner reports while it works.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    Started {
+        unique_id: String,
+        index: usize,
+        total: usize,
+    },
+    Finished(Box<NodeResult>),
+}
+
+/// Opens a connection to the warehouse for a worker thread.
+pub type Connect<'a> = &'a (dyn Fn() -> Result<duckdb::Connection, String> + Sync);
+
+struct Shared {
+    pending: BTreeMap<String, BTreeSet<String>>,
+    running: usize,
+    done: HashMap<String, Status>,
+    results: Vec<NodeResult>,
+    started: usize,
+}
+
+fn skip_result(id: &str, relation: Option<String>, message: String) -> NodeResult {
+    let now = Utc::now();
+    NodeResult {
+        unique_id: id.to_string(),
+        status: Status::Skipped,
+        message: Some(message),
+        failures: None,
+        rows_affected: None,
+        started_at: now,
+        completed_at: now,
+        execution_time: 0.0,
+        compiled_code: None,
+        relation_name: relation,
+        thread_id: "main".into(),
+    }
+}
+
+/// Runs `request` over the manifest.
+pub fn run(
+    manifest: &Manifest,
+    request: &Request,
+    connect: Connect<'_>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RunReport, TransformError> {
+    let began = Instant::now();
+    let graph = Graph::new(manifest);
+    graph.order(manifest)?;
+    let selected = graph::select(manifest, &graph, &request.select, &request.exclude)?;
+    let run_set: BTreeSet<String> = selected
+        .into_iter()
+        .filter(|id| {
+            manifest
+                .nodes
+                .get(id)
+                .is_some_and(|n| request.command.runs(n.resource_type) && !n.is_ephemeral())
+        })
+        .collect();
+    // Each node waits for its ancestors in the run set (through ephemeral models too).
+    let mut pending: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for id in &run_set {
+        let waits: BTreeSet<String> = graph
+            .ancestors(id)
+            .into_iter()
+            .filter(|a| run_set.contains(a))
+            .collect();
+        pending.insert(id.clone(), waits);
+    }
+    // In a build, a node also waits for the tests of everything upstream of it (a failing
+    // test stops the nodes below). Sources count: their tests gate their models.
+    let tests: Vec<&Node> = run_set
+        .iter()
+        .filter_map(|id| manifest.nodes.get(id))
+        .filter(|n| n.resource_type == ResourceType::Test)
+        .collect();
+    for test in tests {
+        for parent in &test.depends_on {
+            for descendant in graph.descendants(parent) {
+                if descendant == test.unique_id || !run_set.contains(&descendant) {
+                    continue;
+                }
+                let Some(node) = manifest.nodes.get(&descendant) else {
+                    continue;
+                };
+                if node.resource_type == ResourceType::Test {
+                    continue;
+                }
+                // a node the test itself depends on (directly or not) cannot wait for it
+                if test.depends_on.contains(&descendant)
+                    || test
+                        .depends_on
+                        .iter()
+                        .any(|p| graph.ancestors(p).contains(&descendant))
+                {
+                    continue;
+                }
+                if let Some(waits) = pending.get_mut(&descendant) {
+                    waits.insert(test.unique_id.clone());
+                }
+            }
+        }
+    }
+    let resolver = manifest.resolver();
+    {
+        // Schemas first: creating them from parallel workers would conflict.
+        let conn = connect().map_err(TransformError::Io)?;
+        let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
+        for id in &run_set {
+            let node = &manifest.nodes[id];
+            if node.resource_type != ResourceType::Test {
+                schemas.insert((node.database.clone(), node.schema.clone()));
+            }
+        }
+        for (database, schema) in schemas {
+            materialize::ensure_schema(&conn, &database, &schema).map_err(|message| {
+                TransformError::Database {
+                    node: format!("schema {schema}"),
+                    file: String::new(),
+                    message,
+                }
+            })?;
+        }
+    }
+    let total = run_set.len();
+    let threads = request
+        .threads
+        .unwrap_or(manifest.project.target.threads)
+        .clamp(1, 16)
+        .min(total.max(1));
+    let shared = Mutex::new(Shared {
+        pending,
+        running: 0,
+        done: HashMap::new(),
+        results: Vec::with_capacity(total),
+        started: 0,
+    });
+    let wakeup = Condvar::new();
+    let worker_error: Mutex<Option<TransformError>> = Mutex::new(None);
+
+    std::thread::scope(|scope| {
+        for worker in 0..threads {
+            let (shared, wakeup, resolver, worker_error) =
+                (&shared, &wakeup, &resolver, &worker_error);
+            scope.spawn(move || {
+                let conn = match connect() {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        *worker_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(TransformError::Io(err));
+                        return;
+                    }
+                };
+                let thread_id = format!("Thread-{}", worker + 1);
+                loop {
+                    let next = {
+                        let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        loop {
+                            if state.pending.is_empty() {
+                                break None;
+                            }
+                            // first, settle nodes whose upstream failed (to a fixpoint: a skip
+                            // may block further nodes)
+                            loop {
+                                let blocked: Vec<(String, String)> = state
+                                    .pending
+                                    .iter()
+                                    .filter_map(|(id, waits)| {
+                                        waits
+                                            .iter()
+                                            .find(|w| {
+                                                state.done.get(*w).is_some_and(|s| s.blocks())
+                                            })
+                                            .map(|w| (id.clone(), w.clone()))
+                                    })
+                                    .collect();
+                                if blocked.is_empty() {
+                                    break;
+                                }
+                                for (id, cause) in blocked {
+                                    state.pending.remove(&id);
+                                    state.done.insert(id.clone(), Status::Skipped);
+                                    let node = &manifest.nodes[&id];
+                                    let cause_name = manifest
+                                        .nodes
+                                        .get(&cause)
+                                        .map(|n| n.name.clone())
+                                        .unwrap_or(cause);
+                                    let result = skip_result(
+                                        &id,
+                                        (node.resource_type != ResourceType::Test)
+                                            .then(|| node.relation_name()),
+                                        format!("Skipped because {cause_name} did not succeed"),
+                                    );
+                                    progress(Progress::Finished(Box::new(result.clone())));
+                                    state.results.push(result);
+                                    wakeup.notify_all();
+                                }
+                            }
+                            let ready = state
+                                .pending
+                                .iter()
+                                .find(|(_, waits)| waits.iter().all(|w| state.done.contains_key(w)))
+                                .map(|(id, _)| id.clone());
+                            if let Some(id) = ready {
+                                state.pending.remove(&id);
+                                state.running += 1;
+                                state.started += 1;
+                                progress(Progress::Started {
+                                    unique_id: id.clone(),
+                                    index: state.started,
+                                    total,
+                                });
+                                break Some(id);
+                            }
+                            if state.pending.is_empty() {
+                                break None;
+                            }
+                            state = wakeup.wait(state).unwrap_or_else(|e| e.into_inner());
+                        }
+                    };
+                    let Some(id) = next else {
+                        wakeup.notify_all();
+                        return;
+                    };
+                    let node = &manifest.nodes[&id];
+                    let mut result =
+                        execute_node(manifest, resolver, node, request.full_refresh, &conn);
+                    result.thread_id = thread_id.clone();
+                    progress(Progress::Finished(Box::new(result.clone())));
+                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    state.running -= 1;
+                    state.done.insert(id, result.status);
+                    state.results.push(result);
+                    wakeup.notify_all();
+                }
+            });
+        }
+    });
+    if let Some(err) = worker_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(err);
+    }
+    let state = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut results = state.results;
+    results.sort_by_key(|r| r.started_at);
+    Ok(RunReport {
+        invocation_id: uuid::Uuid::new_v4().to_string(),
+        command: request.command,
+        generated_at: Utc::now(),
+        elapsed_time: began.elapsed().as_secs_f64(),
+        results,
+        args: serde_json::json!({
+            "which": request.command.as_str(),
+            "select": request.select,
+            "exclude": request.exclude,
+            "full_refresh": request.full_refresh,
+        }),
+    })
+}
+
+fn execute_node(
+    manifest: &Manifest,
+    resolver: &Arc<Resolver>,
+    node: &Node,
+    full_refresh: bool,
+    conn: &duckdb::Connection,
+) -> NodeResult {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let relation_name = (node.resource_type != ResourceType::Test).then(|| node.relation_name());
+    let mut result = NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: Status::Success,
+        message: None,
+        failures: None,
+        rows_affected: None,
+        started_at,
+        completed_at: started_at,
+        execution_time: 0.0,
+        compiled_code: None,
+        relation_name,
+        thread_id: String::new(),
+    };
+    let outcome = run_node(manifest, resolver, node, full_refresh, conn, &mut result);
+    if let Err(err) = outcome {
+        result.status = Status::Error;
+        result.message = Some(err.to_string());
+    }
+    result.completed_at = Utc::now();
+    result.execution_time = clock.elapsed().as_secs_f64();
+    result
+}
+
+fn database_error(node: &Node, message: String) -> TransformError {
+    TransformError::Database {
+        node: format!("{} {}", node.resource_type.as_str(), node.name),
+        file: node.original_file_path.clone(),
+        message,
+    }
+}
+
+fn run_node(
+    manifest: &Manifest,
+    resolver: &Arc<Resolver>,
+    node: &Node,
+    full_refresh: bool,
+    conn: &duckdb::Connection,
+    result: &mut NodeResult,
+) -> Result<(), TransformError> {
+    let clone = || conn.try_clone().ok();
+    match node.resource_type {
+        ResourceType::Seed => {
+            let (rows, created) = seeds::load(manifest, node, conn, full_refresh)
+                .map_err(|m| database_error(node, m))?;
+            result.rows_affected = Some(rows);
+            result.message = Some(format!(
+                "{} {rows}",
+                if created { "CREATE" } else { "INSERT" }
+            ));
+        }
+        ResourceType::Snapshot => {
+            let compiled = compile(manifest, resolver, node, false, clone())?;
+            write_compiled(manifest, node, &compiled.sql);
+            result.compiled_code = Some(compiled.sql.clone());
+            let rows = snapshots::run_snapshot(conn, node, &compiled.sql)
+                .map_err(|m| database_error(node, m))?;
+            result.rows_affected = Some(rows);
+            result.message = Some("OK".into());
+        }
+        ResourceType::Test => {
+            let compiled = compile(manifest, resolver, node, false, clone())?;
+            write_compiled(manifest, node, &compiled.sql);
+            result.compiled_code = Some(compiled.sql.clone());
+            let TestOutcome {
+                failures,
+                should_warn,
+                should_error,
+            } = materialize::test(conn, node, &compiled.sql)
+                .map_err(|m| database_error(node, m))?;
+            let severity = node
+                .config
+                .str("severity")
+                .unwrap_or_else(|| "error".into())
+                .to_lowercase();
+            // dbt reports 0 failures for a passing test, even under a threshold
+            result.failures = Some(if (severity == "error" && should_error) || should_warn {
+                failures
+            } else {
+                0
+            });
+            result.status = if severity == "error" && should_error {
+                Status::Fail
+            } else if should_warn {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            if result.status != Status::Pass {
+                let condition = if result.status == Status::Fail {
+                    node.config.str("error_if").unwrap_or_else(|| "!= 0".into())
+                } else {
+                    node.config.str("warn_if").unwrap_or_else(|| "!= 0".into())
+                };
+                result.message = Some(format!(
+                    "Got {failures} result{}, configured to {} if {condition}",
+                    if failures == 1 { "" } else { "s" },
+                    if result.status == Status::Fail {
+                        "fail"
+                    } else {
+                        "warn"
+                    }
+                ));
+            }
+        }
+        ResourceType::Model | ResourceType::Analysis => {
+            let materialized = node.config.materialized();
+            let incremental = materialized == "incremental"
+                && materialize::is_incremental_run(conn, node, full_refresh)
+                    .map_err(|m| database_error(node, m))?;
+            let compiled = compile(manifest, resolver, node, incremental, clone())?;
+            write_compiled(manifest, node, &compiled.sql);
+            result.compiled_code = Some(compiled.sql.clone());
+            let rows = match materialized.as_str() {
+                "view" => materialize::view(conn, node, &compiled.sql),
+                "table" => materialize::table(conn, node, &compiled.sql),
+                "incremental" => materialize::incremental(conn, node, &compiled.sql, incremental),
+                other => Err(format!("materialization '{other}' is not supported (use view, table, incremental or ephemeral)")),
+            }
+            .map_err(|m| database_error(node, m))?;
+            result.rows_affected = (rows >= 0).then_some(rows);
+            result.message = Some(match materialized.as_str() {
+                "view" => "OK".to_string(),
+                _ => format!("OK {rows}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// dbt writes compiled SQL to `target/compiled/<project>/<file>`; so do we.
+fn write_compiled(manifest: &Manifest, node: &Node, sql: &str) {
+    let path = match node.resource_type {
+        ResourceType::Test if node.test_metadata.is_some() => {
+            let dir = node
+                .original_file_path
+                .rsplit_once('/')
+                .map(|(d, _)| d)
+                .unwrap_or("");
+            format!("{dir}/{}.sql", node.name)
+        }
+        _ => node.original_file_path.clone(),
+    };
+    let target = manifest
+        .project
+        .target_dir()
+        .join("compiled")
+        .join(&manifest.project.name)
+        .join(path);
+    if let Some(dir) = target.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(target, sql);
+}
