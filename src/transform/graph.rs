@@ -281,40 +281,32 @@ fn select_terms(
     Ok(selected)
 }
 
-/// The nodes to run: everything (no selectors) or the selection, minus exclusions,
-/// plus — like `dbt build` — the tests whose every parent is selected.
-pub fn select(
-    manifest: &Manifest,
-    graph: &Graph,
-    selectors: &[String],
-    exclude: &[String],
-) -> Result<BTreeSet<String>, TransformError> {
+/// Tests with at least one parent in `ids` (dbt's "eager" indirect selection).
+fn attached_tests(manifest: &Manifest, ids: &BTreeSet<String>) -> Vec<String> {
+    manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type == ResourceType::Test)
+        .filter(|n| n.depends_on.iter().any(|p| ids.contains(p)))
+        .map(|n| n.unique_id.clone())
+        .collect()
+}
+
+/// The nodes to run: everything (no selectors) or the selection, minus exclusions;
+/// like dbt, the tests of selected nodes come along and the tests of excluded ones go.
+pub fn select(manifest: &Manifest, graph: &Graph, selectors: &[String], exclude: &[String]) -> Result<BTreeSet<String>, TransformError> {
     let mut selected: BTreeSet<String> = if selectors.iter().all(|s| s.trim().is_empty()) {
         manifest.nodes.keys().cloned().collect()
     } else {
         select_terms(manifest, graph, selectors)?
     };
+    let tests = attached_tests(manifest, &selected);
+    selected.extend(tests);
     if !exclude.iter().all(|s| s.trim().is_empty()) {
-        for id in select_terms(manifest, graph, exclude)? {
-            selected.remove(&id);
-        }
-    }
-    // tests attached to selected nodes come along
-    for node in manifest
-        .nodes
-        .values()
-        .filter(|n| n.resource_type == ResourceType::Test)
-    {
-        if selected.contains(&node.unique_id) {
-            continue;
-        }
-        let parents: Vec<&String> = node.depends_on.iter().collect();
-        if !parents.is_empty()
-            && parents.iter().all(|p| {
-                selected.contains(*p) || manifest.sources.contains_key(*p) && selected.contains(*p)
-            })
-        {
-            selected.insert(node.unique_id.clone());
+        let mut excluded = select_terms(manifest, graph, exclude)?;
+        excluded.extend(attached_tests(manifest, &excluded));
+        for id in &excluded {
+            selected.remove(id);
         }
     }
     selected.retain(|id| manifest.nodes.contains_key(id));

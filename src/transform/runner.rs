@@ -190,37 +190,21 @@ pub fn run(
             .collect();
         pending.insert(id.clone(), waits);
     }
-    // In a build, a node also waits for the tests of everything upstream of it (a failing
-    // test stops the nodes below). Sources count: their tests gate their models.
+    // In a build, a node also waits for a test when every node the test depends on is
+    // upstream of it (dbt's test edges): a failing test stops the nodes below.
     let tests: Vec<&Node> = run_set
         .iter()
         .filter_map(|id| manifest.nodes.get(id))
         .filter(|n| n.resource_type == ResourceType::Test)
         .collect();
-    for test in tests {
-        for parent in &test.depends_on {
-            for descendant in graph.descendants(parent) {
-                if descendant == test.unique_id || !run_set.contains(&descendant) {
-                    continue;
-                }
-                let Some(node) = manifest.nodes.get(&descendant) else {
-                    continue;
-                };
-                if node.resource_type == ResourceType::Test {
-                    continue;
-                }
-                // a node the test itself depends on (directly or not) cannot wait for it
-                if test.depends_on.contains(&descendant)
-                    || test
-                        .depends_on
-                        .iter()
-                        .any(|p| graph.ancestors(p).contains(&descendant))
-                {
-                    continue;
-                }
-                if let Some(waits) = pending.get_mut(&descendant) {
-                    waits.insert(test.unique_id.clone());
-                }
+    for (id, waits) in pending.iter_mut() {
+        if manifest.nodes.get(id).is_none_or(|n| n.resource_type == ResourceType::Test) {
+            continue;
+        }
+        let upstream = graph.ancestors(id);
+        for test in &tests {
+            if !test.depends_on.is_empty() && test.depends_on.iter().all(|p| upstream.contains(p)) {
+                waits.insert(test.unique_id.clone());
             }
         }
     }
