@@ -43,6 +43,60 @@ impl Graph {
         Graph { parents, children }
     }
 
+    /// Nodes on a cycle, each with the message naming the cycle; empty when there is none.
+    pub fn cycles(&self, manifest: &Manifest) -> BTreeMap<String, TransformError> {
+        let mut found = BTreeMap::new();
+        let mut remaining: BTreeSet<String> = self.parents.keys().cloned().collect();
+        while !remaining.is_empty() {
+            let sub = Graph {
+                parents: self
+                    .parents
+                    .iter()
+                    .filter(|(k, _)| remaining.contains(*k))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.iter()
+                                .filter(|p| remaining.contains(*p))
+                                .cloned()
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+                children: self
+                    .children
+                    .iter()
+                    .filter(|(k, _)| remaining.contains(*k))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.iter()
+                                .filter(|c| remaining.contains(*c))
+                                .cloned()
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            };
+            let cycle = sub.find_cycle_ids();
+            if cycle.is_empty() {
+                break;
+            }
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|id| match manifest.nodes.get(id) {
+                    Some(node) => format!("{} ({})", node.name, node.original_file_path),
+                    None => id.clone(),
+                })
+                .collect();
+            for id in &cycle {
+                remaining.remove(id);
+                found.insert(id.clone(), TransformError::Cycle(names.clone()));
+            }
+        }
+        found
+    }
+
     /// Every node in dependency order (parents first); a cycle is an error naming it.
     pub fn order(&self, manifest: &Manifest) -> Result<Vec<String>, TransformError> {
         let mut indegree: BTreeMap<&String, usize> =
@@ -72,6 +126,17 @@ impl Graph {
 
     /// One cycle, as `name (file)` entries, for the error message.
     fn find_cycle(&self, manifest: &Manifest) -> Vec<String> {
+        self.find_cycle_ids()
+            .into_iter()
+            .map(|id| match manifest.nodes.get(&id) {
+                Some(node) => format!("{} ({})", node.name, node.original_file_path),
+                None => id,
+            })
+            .collect()
+    }
+
+    /// One cycle as unique ids, first repeated at the end.
+    fn find_cycle_ids(&self) -> Vec<String> {
         #[derive(Clone, Copy, PartialEq)]
         enum Mark {
             Visiting,
@@ -113,13 +178,7 @@ impl Graph {
             }
             if let Some(mut cycle) = visit(self, id, &mut marks, &mut Vec::new()) {
                 cycle.reverse();
-                return cycle
-                    .into_iter()
-                    .map(|id| match manifest.nodes.get(&id) {
-                        Some(node) => format!("{} ({})", node.name, node.original_file_path),
-                        None => id,
-                    })
-                    .collect();
+                return cycle;
             }
         }
         vec![]
@@ -294,7 +353,12 @@ fn attached_tests(manifest: &Manifest, ids: &BTreeSet<String>) -> Vec<String> {
 
 /// The nodes to run: everything (no selectors) or the selection, minus exclusions;
 /// like dbt, the tests of selected nodes come along and the tests of excluded ones go.
-pub fn select(manifest: &Manifest, graph: &Graph, selectors: &[String], exclude: &[String]) -> Result<BTreeSet<String>, TransformError> {
+pub fn select(
+    manifest: &Manifest,
+    graph: &Graph,
+    selectors: &[String],
+    exclude: &[String],
+) -> Result<BTreeSet<String>, TransformError> {
     let mut selected: BTreeSet<String> = if selectors.iter().all(|s| s.trim().is_empty()) {
         manifest.nodes.keys().cloned().collect()
     } else {

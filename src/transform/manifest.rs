@@ -43,6 +43,9 @@ pub struct Manifest {
     pub vars: Map<String, Value>,
     /// Nodes switched off with `enabled: false`.
     pub disabled: Vec<String>,
+    /// Nodes that cannot compile (a Jinja error, a ref to nothing): they fail alone,
+    /// everything else still runs.
+    pub broken: BTreeMap<String, TransformError>,
 }
 
 fn md5_hex(text: &str) -> String {
@@ -204,6 +207,13 @@ pub fn generic_test_name(
     (short, full)
 }
 
+/// The 1-based line where `needle` first appears in `code`.
+pub fn line_of(code: &str, needle: &str) -> Option<usize> {
+    code.lines()
+        .position(|line| line.contains(needle))
+        .map(|i| i + 1)
+}
+
 /// `repr()` of dbt's hashable form of test metadata: dict keys sorted, leaves `str()`ed.
 pub fn python_hashable_repr(value: &Value) -> String {
     match value {
@@ -351,6 +361,7 @@ impl Manifest {
             docs,
             vars,
             disabled: Vec::new(),
+            broken: BTreeMap::new(),
         };
         manifest.discover()?;
         Ok(manifest)
@@ -756,12 +767,16 @@ impl Manifest {
                 scope,
             );
             if let Err(err) = result {
-                return Err(TransformError::Compilation {
-                    node: id.clone(),
-                    file: err.file,
-                    line: err.line,
-                    message: err.message,
-                });
+                let label = format!("{} {}", node.resource_type.as_str(), node.name);
+                self.broken.insert(
+                    id.clone(),
+                    TransformError::Compilation {
+                        node: label,
+                        file: err.file,
+                        line: err.line,
+                        message: err.message,
+                    },
+                );
             }
             let captured = scope.captured.into_inner();
             let node = self
@@ -995,12 +1010,16 @@ impl Manifest {
                 self.templates
                     .render(&node.original_file_path, &node.raw_code, 0, scope);
             if let Err(err) = result {
-                return Err(TransformError::Compilation {
-                    node: id.clone(),
-                    file: err.file,
-                    line: err.line,
-                    message: err.message,
-                });
+                let label = format!("{} {}", node.resource_type.as_str(), node.name);
+                self.broken.insert(
+                    id.clone(),
+                    TransformError::Compilation {
+                        node: label,
+                        file: err.file,
+                        line: err.line,
+                        message: err.message,
+                    },
+                );
             }
             let captured = scope.captured.into_inner();
             if let Some(node) = self.nodes.get_mut(&id) {
@@ -1024,6 +1043,7 @@ impl Manifest {
             .values()
             .map(|s| ((s.source_name.clone(), s.name.clone()), s.unique_id.clone()))
             .collect();
+        let broken = &mut self.broken;
         for node in self.nodes.values_mut() {
             let mut depends: Vec<String> = Vec::new();
             for RefCall { name, .. } in &node.refs {
@@ -1031,13 +1051,14 @@ impl Manifest {
                     Some(id) if !depends.contains(id) => depends.push(id.clone()),
                     Some(_) => {}
                     None => {
-                        return Err(TransformError::Compilation {
-                            node: node.unique_id.clone(),
+                        let line = line_of(&node.raw_code, &format!("ref('{name}'"))
+                            .or_else(|| line_of(&node.raw_code, &format!("ref(\"{name}\"")))
+                            .map(|l| l + node.line_offset);
+                        broken.entry(node.unique_id.clone()).or_insert_with(|| TransformError::Compilation {
+                            node: format!("{} {}", node.resource_type.as_str(), node.name),
                             file: node.original_file_path.clone(),
-                            line: None,
-                            message: format!(
-                                "depends on a node named '{name}' which was not found (or is disabled)"
-                            ),
+                            line,
+                            message: format!("depends on a node named '{name}' which was not found (or is disabled)"),
                         });
                     }
                 }

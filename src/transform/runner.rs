@@ -169,7 +169,13 @@ pub fn run(
 ) -> Result<RunReport, TransformError> {
     let began = Instant::now();
     let graph = Graph::new(manifest);
-    graph.order(manifest)?;
+    // Nodes on a cycle cannot run; everything else still can.
+    let mut failed_early: BTreeMap<String, TransformError> = graph.cycles(manifest);
+    for (id, err) in &manifest.broken {
+        failed_early
+            .entry(id.clone())
+            .or_insert_with(|| err.clone());
+    }
     let selected = graph::select(manifest, &graph, &request.select, &request.exclude)?;
     let run_set: BTreeSet<String> = selected
         .into_iter()
@@ -183,11 +189,16 @@ pub fn run(
     // Each node waits for its ancestors in the run set (through ephemeral models too).
     let mut pending: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for id in &run_set {
-        let waits: BTreeSet<String> = graph
+        let mut waits: BTreeSet<String> = graph
             .ancestors(id)
             .into_iter()
             .filter(|a| run_set.contains(a))
             .collect();
+        // a node on a cycle is its own ancestor: it fails at once instead of waiting
+        if failed_early.contains_key(id) {
+            waits.clear();
+        }
+        waits.remove(id);
         pending.insert(id.clone(), waits);
     }
     // In a build, a node also waits for a test when every node the test depends on is
@@ -198,7 +209,11 @@ pub fn run(
         .filter(|n| n.resource_type == ResourceType::Test)
         .collect();
     for (id, waits) in pending.iter_mut() {
-        if manifest.nodes.get(id).is_none_or(|n| n.resource_type == ResourceType::Test) {
+        if manifest
+            .nodes
+            .get(id)
+            .is_none_or(|n| n.resource_type == ResourceType::Test)
+        {
             continue;
         }
         let upstream = graph.ancestors(id);
@@ -247,8 +262,8 @@ pub fn run(
 
     std::thread::scope(|scope| {
         for worker in 0..threads {
-            let (shared, wakeup, resolver, worker_error) =
-                (&shared, &wakeup, &resolver, &worker_error);
+            let (shared, wakeup, resolver, worker_error, failed_early) =
+                (&shared, &wakeup, &resolver, &worker_error, &failed_early);
             scope.spawn(move || {
                 let conn = match connect() {
                     Ok(conn) => conn,
@@ -331,8 +346,14 @@ pub fn run(
                         return;
                     };
                     let node = &manifest.nodes[&id];
-                    let mut result =
-                        execute_node(manifest, resolver, node, request.full_refresh, &conn);
+                    let mut result = match failed_early.get(&id) {
+                        Some(err) => {
+                            let mut failed = skip_result(&id, None, err.to_string());
+                            failed.status = Status::Error;
+                            failed
+                        }
+                        None => execute_node(manifest, resolver, node, request.full_refresh, &conn),
+                    };
                     result.thread_id = thread_id.clone();
                     progress(Progress::Finished(Box::new(result.clone())));
                     let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
