@@ -116,6 +116,17 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/sources/{source_name}/logs", Auth),
     ("GET", "/api/logs", Auth),
     ("GET", "/ws", Auth),
+    // dbt and the catalog
+    ("GET", "/api/dbt/models", Auth),
+    ("POST", "/api/dbt/models/{model_name}/run", P(DbtRun)),
+    ("POST", "/api/dbt/run", P(DbtRun)),
+    ("GET", "/api/catalog/models", P(GovernanceView)),
+    ("GET", "/api/catalog/models/{model_name}", P(GovernanceView)),
+    ("GET", "/api/catalog/lineage", P(GovernanceView)),
+    ("GET", "/api/catalog/impact/{model_name}", P(GovernanceView)),
+    ("GET", "/dbt-docs", Auth),
+    ("GET", "/manifest.json", Auth),
+    ("GET", "/catalog.json", Auth),
     // Documentation and public pages
     ("GET", "/api/docs", Public),
     ("GET", "/api/docs/oauth-receiver.html", Public),

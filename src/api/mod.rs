@@ -9,6 +9,8 @@ pub mod models;
 
 mod audit;
 mod auth;
+mod catalog;
+mod dbt;
 mod files;
 mod health;
 mod oauth;
@@ -48,6 +50,12 @@ pub enum ApiTag {
     /// Files of `csv` and `local_files` sources.
     #[oai(rename = "CSV Operations")]
     Files,
+    /// dbt models: list and run.
+    #[oai(rename = "dbt Operations")]
+    Dbt,
+    /// Models, sources, lineage and impact from the dbt artifacts.
+    #[oai(rename = "Data Catalog")]
+    Catalog,
 }
 
 pub type Api = (
@@ -61,6 +69,8 @@ pub type Api = (
     sources::SourcesApi,
     sync::SyncApi,
     files::FilesApi,
+    dbt::DbtApi,
+    catalog::CatalogApi,
 );
 
 pub fn service() -> OpenApiService<Api, ()> {
@@ -76,6 +86,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             sources::SourcesApi,
             sync::SyncApi,
             files::FilesApi,
+            dbt::DbtApi,
+            catalog::CatalogApi,
         ),
         "Dango API",
         VERSION,

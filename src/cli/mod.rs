@@ -1,6 +1,7 @@
 //! The `dango` command line.
 
 mod auth;
+mod run;
 mod start;
 mod sync;
 
@@ -74,6 +75,22 @@ pub enum Command {
         #[arg(long, hide = true)]
         allow_empty_replace: bool,
     },
+    /// Build the dbt project in dbt/ (or a selection), like `dbt build`
+    Run {
+        /// Models to build: `orders`, `+orders`, `orders+`, `tag:daily`, `source:shop+`
+        #[arg(short, long, num_args = 1..)]
+        select: Vec<String>,
+        #[arg(long, num_args = 1..)]
+        exclude: Vec<String>,
+        #[arg(long)]
+        full_refresh: bool,
+        /// Variables for var(), as YAML or JSON: '{key: value}'
+        #[arg(long)]
+        vars: Option<String>,
+        /// build (default), run, seed, snapshot or test
+        #[arg(long, default_value = "build")]
+        command: String,
+    },
     /// Manage users and authentication
     Auth {
         #[command(subcommand)]
@@ -139,6 +156,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     since,
                     until,
                     allow_empty_replace,
+                },
+            )
+            .await
+        }
+        Command::Run {
+            select,
+            exclude,
+            full_refresh,
+            vars,
+            command,
+        } => {
+            run::run(
+                project_root(cli.project)?,
+                run::RunArgs {
+                    command,
+                    select,
+                    exclude,
+                    full_refresh,
+                    vars,
                 },
             )
             .await

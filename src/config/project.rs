@@ -18,6 +18,38 @@ pub struct ProjectConfig {
     pub auth: AuthConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    #[serde(default)]
+    pub transform: TransformConfig,
+}
+
+/// How dbt models are built.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransformConfig {
+    /// `native` (the built-in engine) or `dbt` (a real `dbt` executable).
+    pub engine: String,
+    /// The `dbt` executable for `engine: dbt` (default: `dbt` on PATH).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dbt_executable: Option<String>,
+    /// Models built at once (default: profiles.yml `threads`, else 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Build downstream models after every successful sync.
+    pub run_after_sync: bool,
+    /// Generate `stg_<source>__<table>` models after every successful sync.
+    pub generate_staging: bool,
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        Self {
+            engine: "native".into(),
+            dbt_executable: None,
+            threads: None,
+            run_after_sync: true,
+            generate_staging: true,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -272,6 +304,12 @@ impl ProjectConfig {
         }
         if self.auth.lockout.max_attempts == 0 {
             return Err("auth.lockout.max_attempts: must be at least 1".into());
+        }
+        if !matches!(self.transform.engine.as_str(), "native" | "dbt") {
+            return Err(format!(
+                "transform.engine: '{}' is not an engine (use native or dbt)",
+                self.transform.engine
+            ));
         }
         if self.auth.session_max_days == 0 || self.auth.idle_timeout_minutes == 0 {
             return Err(

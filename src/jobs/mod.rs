@@ -1,9 +1,11 @@
 //! Background work: every sync and transform is a recorded run (`job_runs`) executed by
 //! the apalis worker.
 
+mod dbt_cli;
 pub mod queue;
 pub mod runs;
 pub mod sync;
+pub mod transform;
 
 use std::sync::Arc;
 
@@ -53,6 +55,7 @@ pub async fn execute(state: &Arc<AppState>, run_id: &str) {
     };
     let outcome = match run.kind.as_str() {
         "sync" => sync::run(state, &run).await,
+        "transform" => transform::run(state, &run).await,
         other => Err(crate::Error::internal(anyhow::anyhow!(
             "unknown run kind {other}"
         ))),

@@ -7,6 +7,7 @@ use dango_entity::{job_runs, schema_drift_events};
 use sea_orm::{ActiveModelTrait, Set};
 
 use super::runs;
+use super::transform::{self, TransformSpec};
 use crate::Error;
 use crate::activity::{self, Level};
 use crate::app::AppState;
@@ -14,6 +15,7 @@ use crate::config::sources::SourcesFile;
 use crate::events::Event;
 use crate::ingest::{self, SourceOutcome, SyncOptions, files::DriftChange};
 use crate::sources::history;
+use crate::transform::staging;
 
 /// Syncs every source of the run; returns rows written. Fails when any source failed
 /// (the others keep their successful loads).
@@ -30,6 +32,7 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
     let progress = spawn_progress_recorder(state, &run.id);
     let mut rows = 0;
     let mut failures = Vec::new();
+    let mut synced: Vec<(String, String)> = Vec::new();
     for name in &sources {
         let started = Utc::now();
         state
@@ -45,6 +48,9 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
             Ok(outcome) => {
                 rows += outcome.rows_processed;
                 record_success(state, run, name, started, &outcome, seconds).await?;
+                if let Some(source) = config.get(name) {
+                    synced.push((source.name.clone(), source.source_type.clone()));
+                }
             }
             Err(err) => {
                 if err.kind == crate::ErrorKind::Internal {
@@ -82,14 +88,142 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
                 )
                 .await;
                 failures.push(format!("{name}: {message}"));
+                mark_models_stale(state, name);
             }
         }
     }
     progress.abort();
+    if !synced.is_empty()
+        && transform::has_project(state)
+        && let Err(err) = transform_after_sync(state, run, &synced, options.skip_transform).await
+    {
+        failures.push(err);
+    }
     if failures.is_empty() {
         Ok(rows)
     } else {
         Err(Error::unprocessable(failures.join("; ")).with_code("DANGO-I001"))
+    }
+}
+
+/// After a successful load: staging models for the synced sources, then everything
+/// downstream of them (`source:<name>+`). Returns the failure to report, if any.
+async fn transform_after_sync(
+    state: &Arc<AppState>,
+    run: &job_runs::Model,
+    synced: &[(String, String)],
+    skip: bool,
+) -> Result<(), String> {
+    let config = state.config();
+    if config.transform.generate_staging {
+        for (source, source_type) in synced {
+            let dbt_dir = state.paths.dbt_dir();
+            let (name, kind) = (source.clone(), source_type.clone());
+            match state
+                .warehouse
+                .read(move |conn| {
+                    staging::generate(&dbt_dir, conn, &name, &kind)
+                        .map_err(|e| Error::internal(anyhow::anyhow!(e)))
+                })
+                .await
+            {
+                Ok(generated) => {
+                    for kept in &generated.kept_user_files {
+                        tracing::info!("{kept} was edited by hand; not regenerated");
+                    }
+                    if !generated.written.is_empty() {
+                        activity::record(
+                            &state.db,
+                            Level::Info,
+                            Some(source),
+                            &format!("Generated {}", generated.written.join(", ")),
+                        )
+                        .await;
+                    }
+                }
+                Err(err) => tracing::warn!("staging models for {source}: {err:?}"),
+            }
+        }
+    }
+    if skip || !config.transform.run_after_sync {
+        if let Err(err) = transform::refresh_manifest(state).await {
+            tracing::warn!("cannot refresh the dbt manifest: {err:?}");
+        }
+        return Ok(());
+    }
+    let _ = runs::set_phase(&state.db, &run.id, "dbt_started", Some("Building models")).await;
+    let spec = TransformSpec {
+        select: synced
+            .iter()
+            .map(|(name, _)| format!("source:{name}+"))
+            .collect(),
+        ..Default::default()
+    };
+    match transform::execute(state, Some(&run.id), &spec).await {
+        Ok(outcome) => {
+            let summary = outcome.summary();
+            if !outcome.failed_models.is_empty() {
+                let message = format!(
+                    "Data loaded, but dbt models failed: {} ({summary})",
+                    outcome.failed_models.join(", ")
+                );
+                activity::record(&state.db, Level::Error, None, &message).await;
+                return Err(message);
+            }
+            let level = if outcome.failed_tests.is_empty() {
+                Level::Success
+            } else {
+                Level::Warning
+            };
+            activity::record(
+                &state.db,
+                level,
+                None,
+                &format!("dbt build after sync: {summary}"),
+            )
+            .await;
+            Ok(())
+        }
+        Err(err) => {
+            let message = format!(
+                "Data loaded, but the dbt build failed: {}",
+                err.detailed_message()
+            );
+            activity::record(&state.db, Level::Error, None, &message).await;
+            Err(message)
+        }
+    }
+}
+
+/// A failed source makes the models that read it stale (their data is not current).
+fn mark_models_stale(state: &AppState, source: &str) {
+    let manifest_path = state.paths.dbt_dir().join("target/manifest.json");
+    let Ok(text) = std::fs::read_to_string(manifest_path) else {
+        return;
+    };
+    let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let prefix = format!(".{source}.");
+    let models: Vec<String> = manifest["nodes"]
+        .as_object()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter(|(id, _)| id.starts_with("model."))
+                .filter(|(_, node)| {
+                    node["depends_on"]["nodes"].as_array().is_some_and(|deps| {
+                        deps.iter()
+                            .filter_map(|d| d.as_str())
+                            .any(|d| d.starts_with("source.") && d.contains(&prefix))
+                    })
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !models.is_empty() {
+        crate::transform::status::mark_stale(&state.paths.dango_dir(), &models);
     }
 }
 

@@ -317,9 +317,8 @@ fn select_terms(
                 }
             }
             if hits.is_empty() {
-                return Err(TransformError::Parse(format!(
-                    "The selection criterion '{part}' does not match any node"
-                )));
+                // as in dbt: a warning, not an error
+                tracing::warn!("The selection criterion '{part}' does not match any enabled nodes");
             }
             let mut expanded = hits.clone();
             for id in &hits {

@@ -486,8 +486,11 @@ fn tojson_fn(value: JValue) -> Result<String, JError> {
     Ok(to_json(&value).to_string())
 }
 
+/// Column names and rows of a query result.
+type QueryRows = (Vec<String>, Vec<Vec<Value>>);
+
 /// Runs a query on the warehouse (compile mode); `None` while parsing.
-fn query_rows(sql: &str) -> Result<Option<(Vec<String>, Vec<Vec<Value>>)>, JError> {
+fn query_rows(sql: &str) -> Result<Option<QueryRows>, JError> {
     let scope = scope()?;
     if scope.mode == Mode::Parse {
         return Ok(None);

@@ -94,14 +94,18 @@ struct TestSpec {
     file: String,
 }
 
-fn parse_test(
-    definition: &Value,
-) -> Option<(
+/// A generic test as written in YAML: (name, macro namespace, arguments, config).
+type TestDefinition = (
     String,
     Option<String>,
     Map<String, Value>,
     Map<String, Value>,
-)> {
+);
+
+/// A generic test to build: (YAML definition, column, (tested kind, tested name), file).
+type TestDeclaration = (Value, Option<String>, (ResourceType, String), String);
+
+fn parse_test(definition: &Value) -> Option<TestDefinition> {
     let (name, body) = match definition {
         Value::String(name) => (name.clone(), Map::new()),
         Value::Object(map) if map.len() == 1 => {
@@ -372,8 +376,7 @@ impl Manifest {
         let properties = self.project.property_files()?;
         // name → patch (description, columns, config, tests)
         let mut patches: HashMap<(ResourceType, String), (Value, String)> = HashMap::new();
-        let mut test_specs: Vec<(Value, Option<String>, (ResourceType, String), String)> =
-            Vec::new();
+        let mut test_specs: Vec<TestDeclaration> = Vec::new();
 
         for (file, yaml) in &properties {
             for (key, kind) in [
@@ -480,7 +483,7 @@ impl Manifest {
         source: &Value,
         file: &ProjectFile,
         project_name: &str,
-        test_specs: &mut Vec<(Value, Option<String>, (ResourceType, String), String)>,
+        test_specs: &mut Vec<TestDeclaration>,
     ) {
         let Some(source_name) = source["name"].as_str() else {
             return;
@@ -851,10 +854,7 @@ impl Manifest {
         Ok(())
     }
 
-    fn add_generic_tests(
-        &mut self,
-        specs: Vec<(Value, Option<String>, (ResourceType, String), String)>,
-    ) -> Result<(), TransformError> {
+    fn add_generic_tests(&mut self, specs: Vec<TestDeclaration>) -> Result<(), TransformError> {
         let project_name = self.project.name.clone();
         for (definition, column, (kind, target), file) in specs {
             let Some((test_name, namespace, mut args, config)) = parse_test(&definition) else {

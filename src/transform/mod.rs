@@ -14,6 +14,8 @@ pub mod project;
 pub mod runner;
 pub mod seeds;
 pub mod snapshots;
+pub mod staging;
+pub mod status;
 pub mod values;
 
 use std::path::Path;

@@ -115,6 +115,11 @@ pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
+/// `"schema"."name"` in the current database.
+pub fn relation_of_parts(schema: &str, name: &str) -> String {
+    format!("{}.{}", quote(schema), quote(name))
+}
+
 pub fn relation(database: &str, schema: &str, identifier: &str) -> String {
     format!(
         "{}.{}.{}",

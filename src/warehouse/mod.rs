@@ -1,7 +1,8 @@
 //! The DuckDB warehouse `data/warehouse.duckdb`, owned by one process: the file is opened
 //! once (a second `open` in the same process would create a diverging instance), an
 //! advisory lock on `.dango/state/warehouse.lock` tells other processes the server has
-//! it, readers work on cloned connections, and writers take turns.
+//! it, readers work on cloned connections, and writers take turns. For an external
+//! `dbt` run the server closes the file ([`Warehouse::release_during`]) and reopens it.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,17 @@ pub const LAYER_SCHEMAS: &[&str] = &["raw", "staging", "intermediate", "marts"];
 
 pub struct Warehouse {
     path: PathBuf,
-    root: Mutex<Connection>,
-    writer: tokio::sync::Mutex<()>,
+    /// `None` while the file is released to another process.
+    root: Mutex<Option<Connection>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Held shared by every task that has a connection open, exclusively while released:
+    /// DuckDB only lets go of the file when the last connection closes.
+    open_gate: Arc<tokio::sync::RwLock<()>>,
     _lock: File,
 }
+
+/// How long a request waits for the warehouse while an external dbt run has it.
+const RELEASED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -73,16 +81,16 @@ impl Warehouse {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
         }
-        let config = duckdb_config().map_err(|e| failed(e.to_string()))?;
-        let conn = Connection::open_with_flags(&path, config).map_err(|e| failed(e.to_string()))?;
+        let conn = open_file(&path).map_err(failed)?;
         for schema in LAYER_SCHEMAS {
             conn.execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
                 .map_err(|e| failed(e.to_string()))?;
         }
         Ok(Self {
             path,
-            root: Mutex::new(conn),
-            writer: tokio::sync::Mutex::new(()),
+            root: Mutex::new(Some(conn)),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            open_gate: Arc::new(tokio::sync::RwLock::new(())),
             _lock: lock,
         })
     }
@@ -91,10 +99,28 @@ impl Warehouse {
         &self.path
     }
 
-    /// A new connection to the same database instance (cheap; one per task).
+    /// A new connection to the same database instance (cheap). Only for synchronous
+    /// tools that own the warehouse (CLI, tests): server code goes through
+    /// [`Warehouse::read`] / [`Warehouse::write`], which keep the file from being
+    /// released under them.
     pub fn connection(&self) -> crate::Result<Connection> {
         let root = self.root.lock().unwrap_or_else(|e| e.into_inner());
-        root.try_clone().map_err(Error::internal)
+        match root.as_ref() {
+            Some(root) => root.try_clone().map_err(Error::internal),
+            None => Err(released_error()),
+        }
+    }
+
+    /// Whether the file is open here (false while an external dbt run has it).
+    pub fn is_open(&self) -> bool {
+        self.root.lock().map(|r| r.is_some()).unwrap_or(false)
+    }
+
+    /// Waits (bounded) until the file is not released to another process.
+    async fn enter(&self) -> crate::Result<tokio::sync::OwnedRwLockReadGuard<()>> {
+        tokio::time::timeout(RELEASED_WAIT, self.open_gate.clone().read_owned())
+            .await
+            .map_err(|_| released_error())
     }
 
     /// Runs `work` on a fresh connection on the blocking pool.
@@ -103,8 +129,15 @@ impl Warehouse {
         T: Send + 'static,
         F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
     {
+        let open = self.enter().await?;
         let conn = self.connection()?;
-        tokio::task::spawn_blocking(move || work(&conn)).await?
+        // The guard lives as long as the connection, even if the caller goes away.
+        tokio::task::spawn_blocking(move || {
+            let result = work(&conn);
+            drop((conn, open));
+            result
+        })
+        .await?
     }
 
     /// Like [`Warehouse::read`], but only one writer runs at a time.
@@ -113,9 +146,57 @@ impl Warehouse {
         T: Send + 'static,
         F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
     {
-        let _turn = self.writer.lock().await;
+        let turn = self.writer.clone().lock_owned().await;
+        let open = self.enter().await?;
         let conn = self.connection()?;
-        tokio::task::spawn_blocking(move || work(&conn)).await?
+        tokio::task::spawn_blocking(move || {
+            let result = work(&conn);
+            drop((conn, open, turn));
+            result
+        })
+        .await?
+    }
+
+    /// Runs `work` on the blocking pool as the only writer, with a way to open as many
+    /// connections as it needs (the transformation engine runs models in parallel).
+    pub async fn write_with<T, F>(self: &Arc<Self>, work: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&(dyn Fn() -> Result<Connection, String> + Sync)) -> T + Send + 'static,
+    {
+        let turn = self.writer.clone().lock_owned().await;
+        let open = self.enter().await?;
+        let warehouse = self.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let connect = || warehouse.connection().map_err(|e| e.detailed_message());
+            let result = work(&connect);
+            drop((open, turn));
+            result
+        })
+        .await?)
+    }
+
+    /// Closes the database file, runs `work` (another process, such as `dbt`, may then
+    /// open it) and reopens it. Waits for running readers and writers to finish; new
+    /// ones wait for the reopen (up to 30 s, then "unavailable").
+    pub async fn release_during<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> crate::Result<T> {
+        let _turn = self.writer.lock().await;
+        let _closed = self.open_gate.write().await;
+        let root = self.root.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Dropping the last connection checkpoints the WAL and closes the file.
+        drop(root);
+        let result = work.await;
+        let reopened = open_file(&self.path).map_err(|message| {
+            Error::internal(anyhow::anyhow!(
+                "cannot reopen warehouse {}: {message}",
+                self.path.display()
+            ))
+        })?;
+        *self.root.lock().unwrap_or_else(|e| e.into_inner()) = Some(reopened);
+        Ok(result)
     }
 
     /// Size of the database file in bytes (0 before the first checkpoint).
@@ -146,6 +227,18 @@ impl Warehouse {
     }
 }
 
+fn open_file(path: &Path) -> Result<Connection, String> {
+    let config = duckdb_config().map_err(|e| e.to_string())?;
+    Connection::open_with_flags(path, config).map_err(|e| e.to_string())
+}
+
+fn released_error() -> Error {
+    Error::new(
+        crate::ErrorKind::Unavailable,
+        "The warehouse is in use by a dbt run; try again when it finishes",
+    )
+}
+
 /// Quotes an identifier for DuckDB SQL.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -172,6 +265,41 @@ mod tests {
         assert!(counts.contains(&("marts".to_string(), 1)));
         drop(warehouse);
         assert!(try_lock(&paths).is_ok());
+    }
+
+    #[tokio::test]
+    async fn another_process_can_write_while_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ProjectPaths::new(dir.path());
+        let warehouse = Arc::new(Warehouse::open(&paths).unwrap());
+        warehouse
+            .write(|c| {
+                c.execute_batch("CREATE TABLE raw.t AS SELECT 1 AS x")
+                    .map_err(Error::internal)
+            })
+            .await
+            .unwrap();
+        let path = warehouse.path().to_path_buf();
+        let outside = warehouse
+            .release_during(async {
+                // While released, the file opens from scratch, as `dbt` would open it.
+                let other = open_file(&path).unwrap();
+                other.execute_batch("INSERT INTO raw.t VALUES (2)").unwrap();
+                drop(other);
+                warehouse.is_open()
+            })
+            .await
+            .unwrap();
+        assert!(!outside);
+        assert!(warehouse.is_open());
+        let total: i64 = warehouse
+            .read(|c| {
+                c.query_row("SELECT sum(x) FROM raw.t", [], |r| r.get(0))
+                    .map_err(Error::internal)
+            })
+            .await
+            .unwrap();
+        assert_eq!(total, 3);
     }
 
     #[test]

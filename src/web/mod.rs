@@ -15,6 +15,7 @@ const LOGIN_PAGE: &str = include_str!("assets/login.html");
 const SETUP_PAGE: &str = include_str!("assets/setup.html");
 const INVITE_PAGE: &str = include_str!("assets/invite.html");
 const HOME_PAGE: &str = include_str!("assets/home.html");
+const DBT_DOCS_PAGE: &str = include_str!("assets/dbt_docs.html");
 const STYLE: &str = include_str!("assets/style.css");
 const SCRIPT: &str = include_str!("assets/app.js");
 
@@ -43,6 +44,10 @@ pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>
         .at("/static/style.css", get(style))
         .at("/static/app.js", get(script))
         .at("/favicon.ico", get(favicon))
+        .at("/dbt-docs", get(page_dbt_docs))
+        .at("/dbt-docs/", get(page_dbt_docs))
+        .at("/manifest.json", get(manifest_json))
+        .at("/catalog.json", get(catalog_json))
 }
 
 #[handler]
@@ -63,6 +68,36 @@ fn page_setup() -> Html<&'static str> {
 #[handler]
 fn page_invite() -> Html<&'static str> {
     Html(INVITE_PAGE)
+}
+
+#[handler]
+fn page_dbt_docs() -> Html<&'static str> {
+    Html(DBT_DOCS_PAGE)
+}
+
+/// Serves a file of `dbt/target` (404 in the JSON error shape when it is not there yet).
+fn artifact(state: &crate::app::AppState, name: &str) -> Response {
+    match std::fs::read(state.paths.dbt_dir().join("target").join(name)) {
+        Ok(bytes) => Response::builder()
+            .content_type("application/json")
+            .body(bytes),
+        Err(_) => crate::api::error::error_response(
+            StatusCode::NOT_FOUND,
+            "DANGO-G404",
+            &format!("{name} does not exist yet: sync a source or run dbt first"),
+            None,
+        ),
+    }
+}
+
+#[handler]
+fn manifest_json(state: poem::web::Data<&Arc<crate::app::AppState>>) -> Response {
+    artifact(&state, "manifest.json")
+}
+
+#[handler]
+fn catalog_json(state: poem::web::Data<&Arc<crate::app::AppState>>) -> Response {
+    artifact(&state, "catalog.json")
 }
 
 #[handler]

@@ -1,0 +1,217 @@
+//! dbt endpoints: list models, run one model (with what depends on it), run a selection.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::json;
+
+use super::ApiTag;
+use super::context::Caller;
+use crate::app::AppState;
+use crate::auth::audit::{self, AuditEvent};
+use crate::auth::{AuthMethod, Principal};
+use crate::catalog::{self, DbtModelList};
+use crate::events::Event;
+use crate::jobs::runs::{NewRun, RunKind, RunOptions, Trigger};
+use crate::jobs::transform::TransformSpec;
+use crate::{Error, Result, jobs};
+
+pub struct DbtApi;
+
+#[derive(Object)]
+pub struct ModelRunResponse {
+    pub success: bool,
+    pub message: String,
+    pub model_name: String,
+    pub started_at: DateTime<Utc>,
+    /// Poll `GET /api/sync/status/{run_id}`.
+    pub run_id: String,
+}
+
+#[derive(Object)]
+pub struct DbtRunRequest {
+    /// `build` (default), `run`, `seed`, `snapshot` or `test`.
+    pub command: Option<String>,
+    /// dbt selection syntax: `orders`, `+orders`, `orders+`, `tag:daily`, `source:shop+`, …
+    #[oai(default)]
+    pub select: Vec<String>,
+    #[oai(default)]
+    pub exclude: Vec<String>,
+    #[oai(default)]
+    pub full_refresh: bool,
+    /// Values for `var()`.
+    pub vars: Option<serde_json::Value>,
+}
+
+#[derive(Object)]
+pub struct DbtRunResponse {
+    pub run_id: String,
+    pub status: String,
+}
+
+fn trigger_of(principal: &Principal) -> Trigger {
+    match principal.method {
+        AuthMethod::ApiKey { .. } => Trigger::Api,
+        AuthMethod::LocalCli => Trigger::Cli,
+        _ => Trigger::Ui,
+    }
+}
+
+async fn submit(
+    state: &AppState,
+    principal: &Principal,
+    spec: TransformSpec,
+) -> Result<dango_entity::job_runs::Model> {
+    spec.command()?;
+    if !jobs::transform::has_project(state) {
+        return Err(Error::bad_request(
+            "This project has no dbt project (dbt/dbt_project.yml)",
+        ));
+    }
+    // one transform at a time: they write the same relations
+    if jobs::runs::active(&state.db)
+        .await?
+        .iter()
+        .any(|r| r.kind == "transform")
+    {
+        return Err(Error::conflict("A dbt run is already in progress").with_code("DANGO-T409"));
+    }
+    let selector = serde_json::to_string(&spec).map_err(Error::internal)?;
+    let run = jobs::submit(
+        state,
+        NewRun {
+            kind: RunKind::Transform,
+            trigger: trigger_of(principal),
+            sources: vec![],
+            selector: Some(selector),
+            full_refresh: spec.full_refresh,
+            start_date: None,
+            end_date: None,
+            options: RunOptions::default(),
+            requested_by: Some(principal.email.clone()),
+        },
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        AuditEvent::new("dbt_run_triggered")
+            .actor(principal)
+            .details(json!({"command": spec.command, "select": spec.select, "exclude": spec.exclude, "run_id": run.id})),
+    )
+    .await;
+    Ok(run)
+}
+
+#[OpenApi(tag = "ApiTag::Dbt")]
+impl DbtApi {
+    /// All dbt models with materialization, row count and last run status
+    #[oai(
+        path = "/api/dbt/models",
+        method = "get",
+        operation_id = "list_dbt_models"
+    )]
+    async fn models(&self, state: Data<&Arc<AppState>>) -> Json<DbtModelList> {
+        Json(catalog::dbt_models(&state).await)
+    }
+
+    /// Run one model (and, with `cascade`, everything downstream of it)
+    #[oai(
+        path = "/api/dbt/models/:model_name/run",
+        method = "post",
+        operation_id = "run_dbt_model"
+    )]
+    async fn run_model(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        model_name: Path<String>,
+        #[oai(default = "yes")] cascade: Query<bool>,
+    ) -> Result<Json<ModelRunResponse>> {
+        let Caller(principal, _) = caller;
+        if !crate::config::sources::is_valid_identifier(&model_name) {
+            return Err(
+                Error::bad_request(format!("Model name '{}' is invalid", *model_name))
+                    .with_code("DANGO-V002"),
+            );
+        }
+        let known = catalog::dbt_models(&state)
+            .await
+            .models
+            .iter()
+            .any(|m| m.name == *model_name);
+        if !known {
+            return Err(Error::not_found(format!(
+                "Model '{}' not found",
+                *model_name
+            )));
+        }
+        let select = if cascade.0 {
+            format!("{}+", *model_name)
+        } else {
+            model_name.0.clone()
+        };
+        let run = submit(
+            &state,
+            &principal,
+            TransformSpec {
+                command: "run".into(),
+                select: vec![select],
+                ..Default::default()
+            },
+        )
+        .await?;
+        state.events.publish(
+            Event::new("dbt_run_started")
+                .model(&model_name)
+                .run(&run.id),
+        );
+        Ok(Json(ModelRunResponse {
+            success: true,
+            message: format!("dbt model '{}' run started", *model_name),
+            model_name: model_name.0,
+            started_at: run.created_at,
+            run_id: run.id,
+        }))
+    }
+
+    /// Build a selection of the dbt project (`dbt build --select …`)
+    #[oai(path = "/api/dbt/run", method = "post", operation_id = "run_dbt")]
+    async fn run(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        body: Json<DbtRunRequest>,
+    ) -> Result<Json<DbtRunResponse>> {
+        let Caller(principal, _) = caller;
+        let body = body.0;
+        let vars = match body.vars {
+            None | Some(serde_json::Value::Null) => Default::default(),
+            Some(serde_json::Value::Object(map)) => map,
+            Some(_) => return Err(Error::bad_request("vars must be an object")),
+        };
+        let run = submit(
+            &state,
+            &principal,
+            TransformSpec {
+                command: body.command.unwrap_or_else(|| "build".into()),
+                select: body.select,
+                exclude: body.exclude,
+                full_refresh: body.full_refresh,
+                vars,
+            },
+        )
+        .await?;
+        Ok(Json(DbtRunResponse {
+            run_id: run.id,
+            status: "started".into(),
+        }))
+    }
+}
+
+fn yes() -> bool {
+    true
+}

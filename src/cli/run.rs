@@ -1,0 +1,159 @@
+//! `dango run`: build the dbt project (or a selection), through the running server when
+//! there is one, otherwise in this process.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::config::ProjectPaths;
+use crate::jobs::transform::{self, TransformSpec};
+use crate::transform::runner::Status;
+use crate::warehouse::{self, OpenError};
+
+pub struct RunArgs {
+    pub command: String,
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub full_refresh: bool,
+    pub vars: Option<String>,
+}
+
+fn vars(text: &Option<String>) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let Some(text) = text else {
+        return Ok(Default::default());
+    };
+    let parsed: serde_norway::Value =
+        serde_norway::from_str(text).context("--vars is not YAML or JSON")?;
+    match serde_json::to_value(parsed)? {
+        Value::Object(map) => Ok(map),
+        _ => bail!("--vars must be a mapping, e.g. '{{key: value}}'"),
+    }
+}
+
+pub async fn run(root: PathBuf, args: RunArgs) -> anyhow::Result<()> {
+    let paths = ProjectPaths::new(&root);
+    if !paths.is_project() {
+        bail!("no Dango project at {} (run `dango init`)", root.display());
+    }
+    if !paths.dbt_dir().join("dbt_project.yml").is_file() {
+        bail!("no dbt project in {}", paths.dbt_dir().display());
+    }
+    let spec = TransformSpec {
+        command: args.command.clone(),
+        select: args.select.clone(),
+        exclude: args.exclude.clone(),
+        full_refresh: args.full_refresh,
+        vars: vars(&args.vars)?,
+    };
+    spec.command().map_err(|e| anyhow::anyhow!(e.message))?;
+    match warehouse::try_lock(&paths) {
+        Ok(lock) => {
+            drop(lock);
+            in_process(&root, spec).await
+        }
+        Err(OpenError::Busy(_)) => through_server(&paths, spec).await,
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn in_process(root: &std::path::Path, spec: TransformSpec) -> anyhow::Result<()> {
+    let app = App::open(root).await?;
+    let state = app.state().clone();
+    let mut events = state.events.subscribe();
+    let printer = tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            let model = event.model.clone().unwrap_or_default();
+            match event.kind.as_str() {
+                "dbt_run_completed" => println!("  OK       {model}"),
+                "dbt_run_failed" => {
+                    println!("  ERROR    {model}: {}", event.error.unwrap_or_default())
+                }
+                "dbt_run_skipped" => println!("  SKIP     {model}"),
+                "dbt_test_failed" => {
+                    println!("  FAIL     {model}: {}", event.error.unwrap_or_default())
+                }
+                _ => {}
+            }
+        }
+    });
+    let outcome = transform::execute(&state, None, &spec).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    printer.abort();
+    let outcome = outcome.map_err(|e| anyhow::anyhow!(e.detailed_message()))?;
+    let Some(report) = &outcome.report else {
+        println!("Nothing to do.");
+        return Ok(());
+    };
+    if report.results.is_empty() {
+        println!("Nothing to do: the selection matched no nodes.");
+        return Ok(());
+    }
+    println!("Done in {:.2}s: {}", report.elapsed_time, outcome.summary());
+    let failed: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Error | Status::Fail))
+        .map(|r| r.unique_id.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} node(s) failed", failed.len())
+    }
+}
+
+async fn through_server(paths: &ProjectPaths, spec: TransformSpec) -> anyhow::Result<()> {
+    let info = crate::cli_token::read(paths)
+        .context("the warehouse is in use, but the running server left no address in .dango/state/server.json")?;
+    eprintln!("Asking the running server ({}) to run dbt…", info.url);
+    crate::app::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let response: Value = client
+        .post(format!("{}/api/dbt/run", info.url))
+        .bearer_auth(&info.token)
+        .json(
+            &json!({"command": spec.command, "select": spec.select, "exclude": spec.exclude,
+                      "full_refresh": spec.full_refresh, "vars": spec.vars}),
+        )
+        .send()
+        .await
+        .context("reaching the server")?
+        .json()
+        .await?;
+    let Some(run_id) = response["run_id"].as_str().map(str::to_string) else {
+        bail!(
+            "{}",
+            response["detail"]
+                .as_str()
+                .unwrap_or("the server refused the run")
+        );
+    };
+    loop {
+        let status: Value = client
+            .get(format!("{}/api/sync/status/{run_id}", info.url))
+            .bearer_auth(&info.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match status["status"].as_str() {
+            Some("success") => {
+                println!(
+                    "dbt {} finished ({} rows written)",
+                    spec.command, status["rows_processed"]
+                );
+                return Ok(());
+            }
+            Some("failed" | "cancelled") => bail!(
+                "{}",
+                status["error"].as_str().unwrap_or("the dbt run failed")
+            ),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Transform runs: the dbt project built by the native engine (or a real `dbt`
+//! executable when `transform.engine: dbt`), as the warehouse's only writer, with live
+//! `dbt_run_*` events, dbt artifacts and per-model status afterwards.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use dango_entity::job_runs;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::runs;
+use crate::Error;
+use crate::activity::{self, Level};
+use crate::app::AppState;
+use crate::events::Event;
+use crate::transform::runner::{Command, NodeResult, Progress, Request, RunReport, Status};
+use crate::transform::{TransformError, artifacts, manifest::Manifest, status};
+
+/// What a transform run builds; stored as JSON in `job_runs.selector`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransformSpec {
+    #[serde(default = "default_command")]
+    pub command: String,
+    #[serde(default)]
+    pub select: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub full_refresh: bool,
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+}
+
+fn default_command() -> String {
+    "build".into()
+}
+
+impl Default for TransformSpec {
+    fn default() -> Self {
+        Self {
+            command: default_command(),
+            select: Vec::new(),
+            exclude: Vec::new(),
+            full_refresh: false,
+            vars: Map::new(),
+        }
+    }
+}
+
+impl TransformSpec {
+    pub fn command(&self) -> crate::Result<Command> {
+        Ok(match self.command.as_str() {
+            "build" => Command::Build,
+            "run" => Command::Run,
+            "seed" => Command::Seed,
+            "snapshot" => Command::Snapshot,
+            "test" => Command::Test,
+            other => {
+                return Err(Error::bad_request(format!(
+                    "'{other}' is not a dbt command (build, run, seed, snapshot, test)"
+                )));
+            }
+        })
+    }
+}
+
+/// A finished transform, summarised.
+#[derive(Debug, Default)]
+pub struct TransformOutcome {
+    pub report: Option<RunReport>,
+    pub failed_models: Vec<String>,
+    pub failed_tests: Vec<String>,
+    pub rows: u64,
+}
+
+impl TransformOutcome {
+    pub(super) fn from_report(report: RunReport) -> Self {
+        let name = |id: &str| id.rsplit('.').next().unwrap_or(id).to_string();
+        let failed_models = report
+            .results
+            .iter()
+            .filter(|r| r.status == Status::Error && !r.unique_id.starts_with("test."))
+            .map(|r| name(&r.unique_id))
+            .collect();
+        let failed_tests = report
+            .results
+            .iter()
+            .filter(|r| {
+                r.unique_id.starts_with("test.") && matches!(r.status, Status::Fail | Status::Error)
+            })
+            .map(|r| {
+                let parts: Vec<&str> = r.unique_id.split('.').collect();
+                parts.get(2).map(|s| s.to_string()).unwrap_or_default()
+            })
+            .collect();
+        let rows = report
+            .results
+            .iter()
+            .filter_map(|r| r.rows_affected)
+            .filter(|n| *n > 0)
+            .sum::<i64>() as u64;
+        Self {
+            report: Some(report),
+            failed_models,
+            failed_tests,
+            rows,
+        }
+    }
+
+    /// One line for logs and run records.
+    pub fn summary(&self) -> String {
+        let Some(report) = &self.report else {
+            return "nothing to build".into();
+        };
+        format!(
+            "{} ok, {} errors, {} skipped, {} tests passed, {} tests failed, {} warnings",
+            report.count(Status::Success),
+            report.count(Status::Error),
+            report.count(Status::Skipped),
+            report.count(Status::Pass),
+            report.count(Status::Fail),
+            report.count(Status::Warn)
+        )
+    }
+}
+
+/// Whether the project has a dbt project at all.
+pub fn has_project(state: &AppState) -> bool {
+    state.paths.dbt_dir().join("dbt_project.yml").is_file()
+}
+
+fn node_name(id: &str) -> String {
+    id.rsplit('.').next().unwrap_or(id).to_string()
+}
+
+/// The live event for a finished node (passing tests have none).
+pub(super) fn finished_event(result: &NodeResult) -> Option<Event> {
+    let model = node_name(&result.unique_id);
+    let message = result.message.as_deref();
+    if result.unique_id.starts_with("test.") {
+        return matches!(result.status, Status::Fail | Status::Error).then(|| {
+            Event::new("dbt_test_failed")
+                .model(&model)
+                .error(message.unwrap_or("failed"))
+        });
+    }
+    Some(match result.status {
+        Status::Success => Event::new("dbt_run_completed").model(&model),
+        Status::Skipped => Event::new("dbt_run_skipped")
+            .model(&model)
+            .message(message.unwrap_or_default()),
+        _ => Event::new("dbt_run_failed")
+            .model(&model)
+            .error(message.unwrap_or("failed")),
+    })
+}
+
+pub(super) fn publish(state: &AppState, run_id: Option<&str>, mut event: Event) {
+    if let Some(run) = run_id {
+        event = event.run(run);
+    }
+    state.events.publish(event);
+}
+
+/// Builds `spec` on the warehouse; `run_id` tags the live events.
+pub async fn execute(
+    state: &Arc<AppState>,
+    run_id: Option<&str>,
+    spec: &TransformSpec,
+) -> crate::Result<TransformOutcome> {
+    if !has_project(state) {
+        return Err(Error::bad_request(
+            "This project has no dbt project (dbt/dbt_project.yml)",
+        ));
+    }
+    let config = state.config();
+    if config.transform.engine == "dbt" {
+        return super::dbt_cli::execute(state, run_id, spec).await;
+    }
+    let request = Request {
+        command: spec.command()?,
+        select: spec.select.clone(),
+        exclude: spec.exclude.clone(),
+        full_refresh: spec.full_refresh,
+        threads: config.transform.threads,
+    };
+    let dbt_dir = state.paths.dbt_dir();
+    let dango_dir = state.paths.dango_dir();
+    let vars = spec.vars.clone();
+    let events = state.clone();
+    let run = run_id.map(str::to_string);
+    let started = Utc::now();
+    let outcome = state
+        .warehouse
+        .write_with(
+            move |connect| -> Result<(Manifest, RunReport), TransformError> {
+                let progress = |event: Progress| {
+                    let message = match event {
+                        Progress::Started {
+                            unique_id,
+                            index,
+                            total,
+                        } => {
+                            if !(unique_id.starts_with("model.")
+                                || unique_id.starts_with("snapshot.")
+                                || unique_id.starts_with("seed."))
+                            {
+                                return;
+                            }
+                            Event::new("dbt_run_started")
+                                .model(&node_name(&unique_id))
+                                .message(format!("{index} of {total}"))
+                        }
+                        Progress::Finished(result) => match finished_event(&result) {
+                            Some(event) => event,
+                            None => return,
+                        },
+                    };
+                    publish(&events, run.as_deref(), message);
+                };
+                let (manifest, report) =
+                    crate::transform::run_project(&dbt_dir, &vars, &request, connect, &progress)?;
+                let conn = connect().map_err(TransformError::Io)?;
+                if let Err(err) = artifacts::write(&manifest, Some(&report), &conn, started) {
+                    tracing::warn!("cannot write dbt artifacts: {err}");
+                }
+                status::record(&dango_dir, &report);
+                Ok((manifest, report))
+            },
+        )
+        .await?;
+    let (_, report) = outcome.map_err(Error::from)?;
+    Ok(TransformOutcome::from_report(report))
+}
+
+/// Re-reads the project and rewrites `manifest.json` and `catalog.json` without building
+/// (after staging models were generated, and at start): what the catalog and docs show.
+pub async fn refresh_manifest(state: &Arc<AppState>) -> crate::Result<()> {
+    if !has_project(state) {
+        return Ok(());
+    }
+    let dbt_dir = state.paths.dbt_dir();
+    state
+        .warehouse
+        .read(move |conn| {
+            let database = crate::transform::database_name(conn)?;
+            let manifest = Manifest::load(&dbt_dir, &database, &Map::new())?;
+            artifacts::write(&manifest, None, conn, Utc::now())?;
+            Ok(())
+        })
+        .await
+}
+
+/// Executes a transform run record.
+pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<u64> {
+    let spec: TransformSpec = run
+        .selector
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    runs::set_phase(&state.db, &run.id, "dbt_started", Some("Building models")).await?;
+    let label = if spec.select.is_empty() {
+        "all models".to_string()
+    } else {
+        spec.select.join(" ")
+    };
+    activity::record(
+        &state.db,
+        Level::Info,
+        None,
+        &format!("dbt {} started: {label}", spec.command),
+    )
+    .await;
+    let outcome = execute(state, Some(&run.id), &spec).await?;
+    let summary = outcome.summary();
+    if !outcome.failed_models.is_empty() {
+        let message = format!(
+            "dbt models failed: {} ({summary})",
+            outcome.failed_models.join(", ")
+        );
+        activity::record(&state.db, Level::Error, None, &message).await;
+        return Err(Error::unprocessable(message).with_code("DANGO-T002"));
+    }
+    let level = if outcome.failed_tests.is_empty() {
+        Level::Success
+    } else {
+        Level::Warning
+    };
+    activity::record(
+        &state.db,
+        level,
+        None,
+        &format!("dbt {} finished: {summary}", spec.command),
+    )
+    .await;
+    Ok(outcome.rows)
+}
