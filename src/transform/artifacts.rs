@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::TransformError;
 use super::jinja::DBT_VERSION;
 use super::manifest::Manifest;
+use super::materialize::{RelationShape, all_relations};
 use super::nodes::{ColumnInfo, Node, ResourceType, SourceTable};
 use super::runner::{NodeResult, RunReport, Status};
 
@@ -422,18 +423,15 @@ pub fn run_results_json(report: &RunReport, started_at: DateTime<Utc>) -> Value 
 }
 
 fn catalog_entry(
-    conn: &duckdb::Connection,
+    relations: &HashMap<(String, String), RelationShape>,
     unique_id: &str,
     database: &str,
     schema: &str,
     name: &str,
 ) -> Option<Value> {
-    let kind = super::materialize::relation_type(conn, schema, name)
-        .ok()
-        .flatten()?;
-    let columns = super::materialize::columns(conn, schema, name).ok()?;
+    let (kind, columns) = relations.get(&(schema.to_string(), name.to_string()))?;
     let columns: Map<String, Value> = columns
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, (column, ty))| {
             (
@@ -451,13 +449,17 @@ fn catalog_entry(
 }
 
 pub fn catalog_json(conn: &duckdb::Connection, manifest: &Manifest, invocation_id: &str) -> Value {
+    let relations = all_relations(conn).unwrap_or_else(|err| {
+        tracing::warn!("cannot read the warehouse's catalog: {err}");
+        HashMap::new()
+    });
     let mut nodes = Map::new();
     for node in manifest.nodes.values() {
         if node.resource_type == ResourceType::Test || node.is_ephemeral() {
             continue;
         }
         if let Some(entry) = catalog_entry(
-            conn,
+            &relations,
             &node.unique_id,
             &node.database,
             &node.schema,
@@ -469,7 +471,7 @@ pub fn catalog_json(conn: &duckdb::Connection, manifest: &Manifest, invocation_i
     let mut sources = Map::new();
     for source in manifest.sources.values() {
         if let Some(entry) = catalog_entry(
-            conn,
+            &relations,
             &source.unique_id,
             &source.database,
             &source.schema,

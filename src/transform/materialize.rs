@@ -2,6 +2,8 @@
 //! views and tables are replaced atomically, incremental models merge new rows by
 //! `unique_key` (append, delete+insert, merge) with `on_schema_change` handling.
 
+use std::collections::HashMap;
+
 use duckdb::Connection;
 
 use super::config::NodeConfig;
@@ -40,6 +42,45 @@ pub fn columns(conn: &Connection, schema: &str, name: &str) -> SqlResult<Vec<(St
         .map_err(|e| e.to_string())?;
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())
+}
+
+/// A relation's type (`BASE TABLE` or `VIEW`) and its columns in order.
+pub type RelationShape = (String, Vec<(String, String)>);
+
+/// Every relation of the database with its columns, in one catalog query (a query
+/// per relation costs ~9 ms, which adds up over a project's models).
+pub fn all_relations(conn: &Connection) -> SqlResult<HashMap<(String, String), RelationShape>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.table_schema, t.table_name, t.table_type, c.column_name, c.data_type \
+             FROM information_schema.tables t \
+             LEFT JOIN information_schema.columns c ON c.table_catalog = t.table_catalog \
+               AND c.table_schema = t.table_schema AND c.table_name = t.table_name \
+             ORDER BY t.table_schema, t.table_name, c.ordinal_position",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    let mut relations: HashMap<(String, String), RelationShape> = HashMap::new();
+    for row in rows {
+        let (schema, name, kind, column, ty) = row.map_err(|e| e.to_string())?;
+        let entry = relations
+            .entry((schema, name))
+            .or_insert_with(|| (kind, Vec::new()));
+        if let (Some(column), Some(ty)) = (column, ty) {
+            entry.1.push((column, ty));
+        }
+    }
+    Ok(relations)
 }
 
 fn transaction<T>(conn: &Connection, work: impl FnOnce() -> SqlResult<T>) -> SqlResult<T> {
