@@ -262,9 +262,11 @@ impl AuthApi {
                 permissions: vec![],
             }));
         };
-        let user = match principal.method {
-            AuthMethod::Disabled | AuthMethod::LocalCli => None,
-            _ => Some(UserResponse::from(
+        let user = match (&principal.method, &principal.account) {
+            (AuthMethod::Disabled | AuthMethod::LocalCli, _) => None,
+            // Read moments ago by the authentication of this request.
+            (_, Some(account)) => Some(UserResponse::from(account.as_ref())),
+            (_, None) => Some(UserResponse::from(
                 &accounts::get(&state.db, &principal.user_id).await?,
             )),
         };

@@ -281,13 +281,14 @@ impl<E> GuardEndpoint<E> {
         {
             let principal = Principal {
                 role: accounts::role_of(&user),
-                user_id: user.id,
-                email: user.email,
-                display_name: user.display_name,
+                user_id: user.id.clone(),
+                email: user.email.clone(),
+                display_name: user.display_name.clone(),
                 method: AuthMethod::Session {
                     session_id: session.id,
                 },
                 must_change_password: user.must_change_password,
+                account: Some(Arc::new(user)),
             };
             return Ok((Some(principal), true));
         }
@@ -317,11 +318,12 @@ impl<E> GuardEndpoint<E> {
                 Some((key, user)) => {
                     let principal = Principal {
                         role: api_keys::effective_role(&key, accounts::role_of(&user)),
-                        user_id: user.id,
-                        email: user.email,
-                        display_name: user.display_name,
+                        user_id: user.id.clone(),
+                        email: user.email.clone(),
+                        display_name: user.display_name.clone(),
                         method: AuthMethod::ApiKey { key_id: key.id },
                         must_change_password: user.must_change_password,
+                        account: Some(Arc::new(user)),
                     };
                     return Ok((Some(principal), false));
                 }

@@ -42,6 +42,8 @@ pub struct Principal {
     pub role: Role,
     pub method: AuthMethod,
     pub must_change_password: bool,
+    /// The account as read when authenticating (none for the local CLI).
+    pub account: Option<std::sync::Arc<dango_entity::users::Model>>,
 }
 
 impl Principal {
@@ -58,6 +60,7 @@ impl Principal {
             role: Role::Admin,
             method: AuthMethod::Disabled,
             must_change_password: false,
+            account: None,
         }
     }
 
@@ -70,6 +73,7 @@ impl Principal {
             role: Role::Admin,
             method: AuthMethod::LocalCli,
             must_change_password: false,
+            account: None,
         }
     }
 

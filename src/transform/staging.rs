@@ -101,8 +101,9 @@ fn model_sql(
          -- Source: {source_type} - {source}\n\
          -- Raw table: raw_{source}.{table}\n\
          -- Dango regenerates this file after syncs while the first line is present.\n\
-         -- Metadata columns (_dango_*, _dlt_*) are left out.\n\n\
-         {{{{ config(materialized='table', schema='staging') }}}}\n\n\
+         -- Metadata columns (_dango_*, _dlt_*) are left out.\n\
+         -- A view: it only selects and renames, so it costs no storage and no rebuild time.\n\n\
+         {{{{ config(materialized='view', schema='staging') }}}}\n\n\
          with source as (\n    select * from {{{{ source('{source}', '{table}') }}}}\n),\n\n\
          renamed as (\n    select\n{list}\n    from source\n)\n\n\
          select * from renamed\n"
