@@ -189,6 +189,30 @@ pub fn reader_sql(path: &Path) -> crate::Result<String> {
     })
 }
 
+/// `reader_sql`, with a CSV's dialect and column types detected once: DuckDB's sniffer
+/// costs ~100 ms even on a small file, and describing then inserting would pay it twice.
+fn resolved_reader(conn: &Connection, file: &DiskFile) -> crate::Result<String> {
+    let reader = reader_sql(&file.absolute)?;
+    if !reader.starts_with("read_csv(") {
+        return Ok(reader);
+    }
+    let literal = sql_string(&file.absolute.to_string_lossy());
+    let prompt: String = conn
+        .query_row(
+            &format!("SELECT Prompt FROM sniff_csv({literal})"),
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| file_error(&file.relative, e))?;
+    // The prompt is `FROM read_csv('…', auto_detect=false, …, columns={…});`
+    Ok(prompt
+        .trim()
+        .strip_prefix("FROM ")
+        .map(|call| call.trim_end_matches(';').trim().to_string())
+        .filter(|call| call.starts_with("read_csv("))
+        .unwrap_or(reader))
+}
+
 fn db(err: duckdb::Error) -> Error {
     Error::internal(err)
 }
@@ -364,18 +388,22 @@ fn load_file(
     record_drift: bool,
     drift: &mut Vec<DriftChange>,
 ) -> crate::Result<u64> {
-    let reader = reader_sql(&file.absolute)?;
     let target = format!("{}.{}", quote_ident(schema), quote_ident(table));
-    let select = format!(
-        "SELECT *, {} AS {FILENAME_COLUMN}, now()::TIMESTAMP AS {LOADED_AT_COLUMN} FROM {reader}",
-        sql_string(&file.relative)
-    );
+    let select = |reader: &str| {
+        format!(
+            "SELECT *, {} AS {FILENAME_COLUMN}, now()::TIMESTAMP AS {LOADED_AT_COLUMN} FROM {reader}",
+            sql_string(&file.relative)
+        )
+    };
     if !table_exists(conn, schema, table)? {
+        let select = select(&reader_sql(&file.absolute)?);
         conn.execute_batch(&format!("CREATE TABLE {target} AS {select}"))
             .map_err(|e| file_error(&file.relative, e))?;
         return count(conn, &format!("SELECT count(*) FROM {target}"));
     }
     let started = std::time::Instant::now();
+    let reader = resolved_reader(conn, file)?;
+    let select = select(&reader);
     let columns = describe(conn, &reader, &file.relative)?;
     let described = started.elapsed();
     evolve_schema(conn, schema, table, &columns, record_drift, drift)?;
