@@ -115,6 +115,7 @@ async fn transform_after_sync(
     skip: bool,
 ) -> Result<(), String> {
     let config = state.config();
+    let began = std::time::Instant::now();
     if config.transform.generate_staging {
         for (source, source_type) in synced {
             let dbt_dir = state.paths.dbt_dir();
@@ -151,6 +152,7 @@ async fn transform_after_sync(
         }
         return Ok(());
     }
+    tracing::debug!("staging models generated in {:?}", began.elapsed());
     let _ = runs::set_phase(&state.db, &run.id, "dbt_started", Some("Building models")).await;
     let spec = TransformSpec {
         select: synced

@@ -219,13 +219,21 @@ pub async fn execute(
                     };
                     publish(&events, run.as_deref(), message);
                 };
+                let began = std::time::Instant::now();
                 let (manifest, report) =
                     crate::transform::run_project(&dbt_dir, &vars, &request, connect, &progress)?;
+                let built = began.elapsed();
                 let conn = connect().map_err(TransformError::Io)?;
                 if let Err(err) = artifacts::write(&manifest, Some(&report), &conn, started) {
                     tracing::warn!("cannot write dbt artifacts: {err}");
                 }
                 status::record(&dango_dir, &report);
+                tracing::debug!(
+                    nodes = report.results.len(),
+                    "built in {built:?} (run {:.3} s), artifacts written after {:?}",
+                    report.elapsed_time,
+                    began.elapsed()
+                );
                 Ok((manifest, report))
             },
         )
