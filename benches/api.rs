@@ -27,41 +27,42 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let (idle_rss, _) = memory_mb(server.pid());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (latencies, elapsed) = runtime.block_on(async {
-        let key = server.api_key().await;
-        let me = format!("{}/api/auth/me", server.url);
-        let duration = Duration::from_secs(10);
-        let began = Instant::now();
-        let mut tasks = vec![];
-        for _ in 0..4 {
-            let (me, key) = (me.clone(), key.clone());
-            tasks.push(tokio::spawn(async move {
-                let client = reqwest::Client::builder()
-                    .pool_max_idle_per_host(1)
-                    .build()
-                    .unwrap();
+    let key = {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(server.api_key())
+    };
+    let address = server.url.trim_start_matches("http://").to_string();
+    let request = format!(
+        "GET /api/auth/me HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\r\n"
+    );
+    let duration = Duration::from_secs(10);
+    let began = Instant::now();
+    // A minimal keep-alive client per connection on its own thread, so the load generator
+    // takes as little as possible of the two cores it shares with the server.
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (address, request) = (address.clone(), request.clone());
+            std::thread::spawn(move || {
+                let mut connection = KeepAlive::connect(&address);
                 let mut latencies = Vec::with_capacity(100_000);
                 while began.elapsed() < duration {
                     let t = Instant::now();
-                    let response = client.get(&me).bearer_auth(&key).send().await.unwrap();
-                    assert_eq!(response.status(), 200);
-                    response.bytes().await.unwrap();
+                    let status = connection.get(request.as_bytes());
+                    assert_eq!(status, 200);
                     latencies.push(t.elapsed());
                 }
                 latencies
-            }));
-        }
-        let mut all = vec![];
-        for task in tasks {
-            all.extend(task.await.unwrap());
-        }
-        (all, began.elapsed())
-    });
+            })
+        })
+        .collect();
+    let latencies: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    let elapsed = began.elapsed();
     let (loaded_rss, _) = memory_mb(server.pid());
     drop(server);
 
@@ -80,4 +81,44 @@ fn main() {
         percentile(&sorted, 0.5),
         percentile(&sorted, 0.99)
     );
+}
+
+/// One HTTP/1.1 keep-alive connection that sends a fixed request and reads the response
+/// (headers, then `Content-Length` bytes of body).
+struct KeepAlive {
+    stream: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl KeepAlive {
+    fn connect(address: &str) -> Self {
+        let stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self {
+            stream: std::io::BufReader::new(stream),
+        }
+    }
+
+    fn get(&mut self, request: &[u8]) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        self.stream.get_mut().write_all(request).unwrap();
+        let mut line = String::new();
+        self.stream.read_line(&mut line).unwrap();
+        let status = line.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).unwrap();
+        status
+    }
 }
