@@ -229,3 +229,51 @@ fn a_broken_project_file_is_an_error_naming_it() {
     .expect("a YAML error");
     assert!(err.to_string().contains("models/schema.yml"), "{err}");
 }
+
+#[test]
+fn a_failing_hook_fails_its_model_and_a_failing_on_run_start_stops_the_run() {
+    let (dir, warehouse) = project(&[
+        ("models/good.sql", "select 1 as id"),
+        (
+            "models/hooked.sql",
+            "{{ config(post_hook=\"insert into no_such_table values (1)\") }}\nselect 2 as id",
+        ),
+        (
+            "models/after_hooked.sql",
+            "select * from {{ ref('hooked') }}",
+        ),
+    ]);
+    let results = build(dir.path(), &warehouse);
+    assert_eq!(status_of(&results, "good").1, Status::Success);
+    let hooked = status_of(&results, "hooked");
+    assert_eq!(hooked.1, Status::Error);
+    let message = hooked.2.as_deref().unwrap();
+    assert!(
+        message.contains("post-hook") && message.contains("no_such_table"),
+        "{message}"
+    );
+    assert_eq!(status_of(&results, "after_hooked").1, Status::Skipped);
+
+    let dbt = ProjectPaths::new(dir.path()).dbt_dir();
+    std::fs::write(
+        dbt.join("dbt_project.yml"),
+        "name: shop\nprofile: shop\non-run-start: [\"select * from missing_audit_table\"]\n",
+    )
+    .unwrap();
+    let connect = || warehouse.connection().map_err(|e| e.message.clone());
+    let request = Request {
+        command: Command::Build,
+        select: vec![],
+        exclude: vec![],
+        full_refresh: false,
+        threads: Some(2),
+    };
+    let err = dango::transform::run_project(&dbt, &Default::default(), &request, &connect, &|_| {})
+        .err()
+        .expect("a failing on-run-start hook stops the run");
+    let message = err.to_string();
+    assert!(
+        message.contains("on-run-start") && message.contains("missing_audit_table"),
+        "{message}"
+    );
+}

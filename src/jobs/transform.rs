@@ -138,6 +138,14 @@ fn node_name(id: &str) -> String {
 pub(super) fn finished_event(result: &NodeResult) -> Option<Event> {
     let model = node_name(&result.unique_id);
     let message = result.message.as_deref();
+    // on-run-start/end hooks: only a failure is news
+    if result.unique_id.starts_with("operation.") {
+        return (result.status == Status::Error).then(|| {
+            Event::new("dbt_run_failed")
+                .model(&model)
+                .error(message.unwrap_or("failed"))
+        });
+    }
     if result.unique_id.starts_with("test.") {
         return matches!(result.status, Status::Fail | Status::Error).then(|| {
             Event::new("dbt_test_failed")

@@ -39,6 +39,15 @@ fn columns_json(columns: &BTreeMap<String, ColumnInfo>) -> Value {
     Value::Object(out)
 }
 
+/// Hooks as dbt's manifest lists them.
+fn hooks_json(node: &Node, key: &str) -> Value {
+    node.config
+        .hooks(key)
+        .into_iter()
+        .map(|sql| json!({"sql": sql, "transaction": true, "index": null}))
+        .collect()
+}
+
 fn node_config(node: &Node) -> Value {
     let mut config = json!({
         "enabled": true,
@@ -50,8 +59,8 @@ fn node_config(node: &Node) -> Value {
         "group": null,
         "materialized": node.materialized(),
         "persist_docs": {},
-        "post-hook": [],
-        "pre-hook": [],
+        "post-hook": hooks_json(node, "post_hook"),
+        "pre-hook": hooks_json(node, "pre_hook"),
         "quoting": {},
         "column_types": node.config.get("column_types").cloned().unwrap_or(json!({})),
         "full_refresh": node.config.get("full_refresh").cloned(),

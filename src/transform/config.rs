@@ -79,6 +79,12 @@ impl NodeConfig {
                     }
                     self.values.insert("tags".into(), Value::from(tags));
                 }
+                // Hooks accumulate from the project down to the model, as in dbt.
+                "pre_hook" | "post_hook" => {
+                    let mut hooks = self.hooks(&key);
+                    hooks.extend(hook_list(value));
+                    self.values.insert(key, Value::from(hooks));
+                }
                 "meta" => {
                     let mut meta = self
                         .values
@@ -118,6 +124,11 @@ impl NodeConfig {
         }
     }
 
+    /// `pre_hook` or `post_hook` statements, in the order they run.
+    pub fn hooks(&self, key: &str) -> Vec<String> {
+        self.values.get(key).map(as_string_list).unwrap_or_default()
+    }
+
     pub fn tags(&self) -> Vec<String> {
         self.values
             .get("tags")
@@ -147,6 +158,20 @@ impl NodeConfig {
 }
 
 /// A string or a list of strings as a list.
+/// Hook SQL from a config value: a string, `{sql: …}`, or a list of either.
+fn hook_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(hook_list).collect(),
+        Value::Object(map) => map
+            .get("sql")
+            .and_then(Value::as_str)
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+        Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
 pub fn as_string_list(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
