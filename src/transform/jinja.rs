@@ -891,6 +891,8 @@ pub struct Templates {
     pub macro_names: Vec<String>,
     /// `{% from "__macros__" import … %}` (no newline: line numbers stay as in the file)
     pub import_prefix: String,
+    /// Macros that `return()` a value: their calls are rewritten (see `returns`).
+    pub returning: std::collections::HashSet<String>,
 }
 
 pub const MACROS_TEMPLATE: &str = "__macros__";
@@ -917,6 +919,8 @@ pub fn environment(
     env.add_function("fromjson", fromjson_fn);
     env.add_function("tojson", tojson_fn);
     env.add_function("run_query", run_query_fn);
+    env.add_function("return", super::returns::return_fn);
+    env.add_function("__dango_returned", super::returns::returned_fn);
     env.add_function("zip", |a: JValue, b: JValue| -> Result<JValue, JError> {
         let a: Vec<JValue> = a.try_iter()?.collect();
         let b: Vec<JValue> = b.try_iter()?.collect();
@@ -964,14 +968,17 @@ pub fn environment(
             .map_err(|_| JError::new(ErrorKind::WriteFailure, "write failed"))
     });
 
-    let mut combined = String::from(builtin);
+    let returning = super::returns::returning_macros(
+        std::iter::once(builtin).chain(project_macros.iter().map(|(_, source)| source.as_str())),
+    );
+    let mut combined = super::returns::rewrite(builtin, &returning);
     if !combined.ends_with('\n') {
         combined.push('\n');
     }
     let mut macro_files = Vec::new();
     let mut names = macro_names(builtin);
     for (path, source) in project_macros {
-        let converted = test_blocks_as_macros(source);
+        let converted = super::returns::rewrite(&test_blocks_as_macros(source), &returning);
         let first_line = combined.lines().count() + 1;
         let lines = converted.lines().count().max(1);
         combined.push_str(&converted);
@@ -1004,6 +1011,7 @@ pub fn environment(
         macro_files,
         macro_names: names,
         import_prefix,
+        returning,
     })
 }
 
@@ -1043,28 +1051,42 @@ impl Templates {
         line_offset: usize,
         scope: Scope,
     ) -> (Result<String, RenderError>, Scope) {
-        let template_source = format!("{}{}", self.import_prefix, source);
+        let template_source = format!(
+            "{}{}",
+            self.import_prefix,
+            super::returns::rewrite(source, &self.returning)
+        );
+        let _render = super::returns::enter();
         let (result, scope) = with_scope(scope, || {
             let template = self.env.template_from_named_str(file, &template_source)?;
             template.render(minijinja::context! {})
         });
-        let result = result.map_err(|err| self.describe(file, line_offset, &err));
+        let result = result
+            .map(|text| super::returns::finish(text, |v| python_str(v, false)))
+            .map_err(|err| self.describe(file, line_offset, &err));
         (result, scope)
     }
 
     /// Renders a short snippet (schema naming, descriptions) under `scope`.
     pub fn render_snippet(&self, source: &str, scope: Scope) -> (Result<String, String>, Scope) {
-        let template_source = format!("{}{}", self.import_prefix, source);
+        let template_source = format!(
+            "{}{}",
+            self.import_prefix,
+            super::returns::rewrite(source, &self.returning)
+        );
+        let _render = super::returns::enter();
         let (result, scope) = with_scope(scope, || {
             self.env
                 .render_named_str("<snippet>", &template_source, minijinja::context! {})
         });
         (
-            result.map_err(|e| {
-                e.detail()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.to_string())
-            }),
+            result
+                .map(|text| super::returns::finish(text, |v| python_str(v, false)))
+                .map_err(|e| {
+                    e.detail()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.to_string())
+                }),
             scope,
         )
     }

@@ -6,11 +6,13 @@
 pub mod compile;
 pub mod config;
 pub mod graph;
+mod hooks;
 pub mod jinja;
 pub mod manifest;
 pub mod materialize;
 pub mod nodes;
 pub mod project;
+mod returns;
 pub mod runner;
 pub mod seeds;
 pub mod snapshots;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::compile::compile;
 use super::graph::{self, Graph};
-use super::jinja::{Mode, Resolver};
+use super::jinja::Resolver;
 use super::manifest::Manifest;
 use super::materialize::{self, TestOutcome};
 use super::nodes::{Node, ResourceType};
@@ -247,7 +247,7 @@ pub fn run(
     let mut hook_results = Vec::new();
     if !run_set.is_empty() {
         let conn = connect().map_err(TransformError::Io)?;
-        hook_results = operation_hooks(manifest, &resolver, "on-run-start", &conn);
+        hook_results = super::hooks::operation_hooks(manifest, &resolver, "on-run-start", &conn);
         if let Some(failed) = hook_results.iter().find(|r| r.status == Status::Error) {
             // dbt runs nothing after a failing on-run-start hook.
             return Err(TransformError::Database {
@@ -386,7 +386,12 @@ pub fn run(
     results.sort_by_key(|r| r.started_at);
     if !run_set.is_empty() {
         let conn = connect().map_err(TransformError::Io)?;
-        hook_results.extend(operation_hooks(manifest, &resolver, "on-run-end", &conn));
+        hook_results.extend(super::hooks::operation_hooks(
+            manifest,
+            &resolver,
+            "on-run-end",
+            &conn,
+        ));
     }
     // dbt reports the hooks as `operation` results: start hooks first, end hooks last.
     let end_hooks = hook_results.split_off(
@@ -445,7 +450,7 @@ fn execute_node(
     result
 }
 
-fn database_error(node: &Node, message: String) -> TransformError {
+pub(super) fn database_error(node: &Node, message: String) -> TransformError {
     TransformError::Database {
         node: format!("{} {}", node.resource_type.as_str(), node.name),
         file: node.original_file_path.clone(),
@@ -464,10 +469,10 @@ fn run_node(
     let clone = || conn.try_clone().ok();
     match node.resource_type {
         ResourceType::Seed => {
-            run_hooks(manifest, resolver, node, "pre_hook", conn)?;
+            super::hooks::run_node_hooks(manifest, resolver, node, "pre_hook", conn)?;
             let (rows, created) = seeds::load(manifest, node, conn, full_refresh)
                 .map_err(|m| database_error(node, m))?;
-            run_hooks(manifest, resolver, node, "post_hook", conn)?;
+            super::hooks::run_node_hooks(manifest, resolver, node, "post_hook", conn)?;
             result.rows_affected = Some(rows);
             result.message = Some(format!(
                 "{} {rows}",
@@ -478,10 +483,10 @@ fn run_node(
             let compiled = compile(manifest, resolver, node, false, clone())?;
             write_compiled(manifest, node, &compiled.sql);
             result.compiled_code = Some(compiled.sql.clone());
-            run_hooks(manifest, resolver, node, "pre_hook", conn)?;
+            super::hooks::run_node_hooks(manifest, resolver, node, "pre_hook", conn)?;
             let rows = snapshots::run_snapshot(conn, node, &compiled.sql)
                 .map_err(|m| database_error(node, m))?;
-            run_hooks(manifest, resolver, node, "post_hook", conn)?;
+            super::hooks::run_node_hooks(manifest, resolver, node, "post_hook", conn)?;
             result.rows_affected = Some(rows);
             result.message = Some("OK".into());
         }
@@ -538,7 +543,7 @@ fn run_node(
             let compiled = compile(manifest, resolver, node, incremental, clone())?;
             write_compiled(manifest, node, &compiled.sql);
             result.compiled_code = Some(compiled.sql.clone());
-            run_hooks(manifest, resolver, node, "pre_hook", conn)?;
+            super::hooks::run_node_hooks(manifest, resolver, node, "pre_hook", conn)?;
             let rows = match materialized.as_str() {
                 "view" => materialize::view(conn, node, &compiled.sql),
                 "table" => materialize::table(conn, node, &compiled.sql),
@@ -546,103 +551,12 @@ fn run_node(
                 other => Err(format!("materialization '{other}' is not supported (use view, table, incremental or ephemeral)")),
             }
             .map_err(|m| database_error(node, m))?;
-            run_hooks(manifest, resolver, node, "post_hook", conn)?;
+            super::hooks::run_node_hooks(manifest, resolver, node, "post_hook", conn)?;
             result.rows_affected = (rows >= 0).then_some(rows);
             result.message = Some(match materialized.as_str() {
                 "view" => "OK".to_string(),
                 _ => format!("OK {rows}"),
             });
-        }
-    }
-    Ok(())
-}
-
-/// Runs the project's `on-run-start` or `on-run-end` statements, one result each
-/// (`operation.<project>.<project>-on-run-end-0`, as dbt names them).
-fn operation_hooks(
-    manifest: &Manifest,
-    resolver: &Arc<Resolver>,
-    which: &str,
-    conn: &duckdb::Connection,
-) -> Vec<NodeResult> {
-    let project = &manifest.project;
-    let hooks = if which == "on-run-start" {
-        &project.on_run_start
-    } else {
-        &project.on_run_end
-    };
-    let mut results = Vec::new();
-    for (index, hook) in hooks.iter().enumerate() {
-        let name = format!("{}-{which}-{index}", project.name);
-        let started_at = Utc::now();
-        let clock = Instant::now();
-        let scope = super::jinja::Scope {
-            mode: Mode::Compile,
-            resolver: resolver.clone(),
-            target: project.target.clone(),
-            unique_id: format!("operation.{}.{name}", project.name),
-            name: name.clone(),
-            resource_type: "operation".into(),
-            this: None,
-            is_incremental: false,
-            config: Default::default(),
-            captured: Default::default(),
-            connection: conn.try_clone().ok(),
-        };
-        let (rendered, _) = manifest.templates.render_snippet(hook, scope);
-        let outcome = rendered
-            .map_err(|message| format!("Compilation Error in {which} hook {index}: {message}"))
-            .and_then(|sql| {
-                if sql.trim().is_empty() {
-                    return Ok(());
-                }
-                conn.execute_batch(&sql)
-                    .map_err(|e| format!("Database Error in {which} hook {index}: {e}"))
-            });
-        let failed = outcome.as_ref().err().cloned();
-        results.push(NodeResult {
-            unique_id: format!("operation.{}.{name}", project.name),
-            status: if failed.is_some() {
-                Status::Error
-            } else {
-                Status::Success
-            },
-            message: failed,
-            failures: None,
-            rows_affected: None,
-            started_at,
-            completed_at: Utc::now(),
-            execution_time: clock.elapsed().as_secs_f64(),
-            compiled_code: None,
-            relation_name: None,
-            thread_id: "main".into(),
-        });
-    }
-    results
-}
-
-/// Renders and runs a node's `pre_hook` or `post_hook` statements (rendered at run
-/// time, with `this` and the node's config, as dbt does).
-fn run_hooks(
-    manifest: &Manifest,
-    resolver: &Arc<Resolver>,
-    node: &Node,
-    key: &str,
-    conn: &duckdb::Connection,
-) -> Result<(), TransformError> {
-    for hook in node.config.hooks(key) {
-        let mut scope = manifest.scope(node, Mode::Compile, resolver.clone());
-        scope.connection = conn.try_clone().ok();
-        let (rendered, _) = manifest.templates.render_snippet(&hook, scope);
-        let sql = rendered.map_err(|message| TransformError::Compilation {
-            node: node.unique_id.clone(),
-            file: node.original_file_path.clone(),
-            line: None,
-            message: format!("in {}: {message}", key.replace('_', "-")),
-        })?;
-        if !sql.trim().is_empty() {
-            conn.execute_batch(&sql)
-                .map_err(|e| database_error(node, format!("in {}: {e}", key.replace('_', "-"))))?;
         }
     }
     Ok(())

@@ -1,0 +1,349 @@
+//! dbt's `return()` in macros. minijinja macros only produce text, so `return(x)` keeps
+//! `x` aside and writes a marker into the macro's output, and every call of a macro that
+//! returns is rewritten to `__dango_returned(name(…))`, which swaps that output for the
+//! kept value. Line numbers are unchanged by the rewrite (no newlines are added).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use minijinja::Value as JValue;
+
+const MARKER: &str = "\u{1}dango-return:";
+
+thread_local! {
+    static RETURNED: RefCell<Vec<JValue>> = const { RefCell::new(Vec::new()) };
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Held for the length of a render; the outermost one forgets earlier renders' values.
+pub struct RenderGuard;
+
+pub fn enter() -> RenderGuard {
+    if DEPTH.with(|d| d.replace(d.get() + 1)) == 0 {
+        RETURNED.with(|r| r.borrow_mut().clear());
+    }
+    RenderGuard
+}
+
+impl Drop for RenderGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// `return(value)`: keeps `value`, outputs its marker.
+pub fn return_fn(value: JValue) -> JValue {
+    let value = resolve(value);
+    let index = RETURNED.with(|r| {
+        let mut r = r.borrow_mut();
+        r.push(value);
+        r.len() - 1
+    });
+    JValue::from_safe_string(format!("{MARKER}{index}\u{1}"))
+}
+
+/// `__dango_returned(output)`: the value the macro returned, or its output if it did not.
+pub fn returned_fn(output: JValue) -> JValue {
+    resolve(output)
+}
+
+/// The first returned value in a text (macros reached through `adapter.dispatch(...)()`
+/// are not rewritten, so their markers can travel inside another macro's value).
+fn resolve(value: JValue) -> JValue {
+    let mut value = value;
+    for _ in 0..32 {
+        let Some(index) = value.as_str().and_then(first_marker) else {
+            return value;
+        };
+        match RETURNED.with(|r| r.borrow().get(index).cloned()) {
+            Some(returned) => value = returned,
+            None => return value,
+        }
+    }
+    value
+}
+
+fn first_marker(text: &str) -> Option<usize> {
+    let start = text.find(MARKER)? + MARKER.len();
+    let end = text[start..].find('\u{1}')?;
+    text[start..start + end].parse().ok()
+}
+
+/// Replaces markers left in a final render with their values' text.
+pub fn finish(text: String, show: impl Fn(&JValue) -> String) -> String {
+    if !text.contains(MARKER) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(pos) = rest.find(MARKER) {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        match (first_marker(after), after[MARKER.len()..].find('\u{1}')) {
+            (Some(index), Some(end)) => {
+                if let Some(value) = RETURNED.with(|r| r.borrow().get(index).cloned()) {
+                    out.push_str(&show(&resolve(value)));
+                }
+                rest = &after[MARKER.len() + end + 1..];
+            }
+            _ => {
+                out.push_str(MARKER);
+                rest = &after[MARKER.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Macros whose body calls `return(`, from macro file sources.
+pub fn returning_macros<'a>(sources: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
+    let mut names = HashSet::new();
+    for source in sources {
+        let mut rest = source;
+        while let Some(pos) = rest.find("{%") {
+            rest = &rest[pos + 2..];
+            let tag = rest.trim_start_matches(['-', '+']).trim_start();
+            let Some(after) = tag.strip_prefix("macro") else {
+                continue;
+            };
+            if !after.starts_with(char::is_whitespace) {
+                continue;
+            }
+            let name: String = after
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let body_end = rest.find("endmacro").unwrap_or(rest.len());
+            if !name.is_empty() && rest[..body_end].contains("return(") {
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
+/// Rewrites the Jinja blocks of `source`: `{% do return(x) %}` becomes `{{ return(x) }}`
+/// and calls of `names` are wrapped in `__dango_returned(…)`.
+pub fn rewrite(source: &str, names: &HashSet<String>) -> String {
+    if names.is_empty() && !source.contains("return(") {
+        return source.to_string();
+    }
+    let mut out = String::with_capacity(source.len() + 64);
+    let mut rest = source;
+    loop {
+        let Some(open) = find_block_start(rest) else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let statement = rest[open..].starts_with("{%");
+        let close_token = if statement { "%}" } else { "}}" };
+        let inner_start = open + 2;
+        let Some(close) = find_outside_strings(&rest[inner_start..], close_token) else {
+            out.push_str(&rest[open..]);
+            break;
+        };
+        let inner = &rest[inner_start..inner_start + close];
+        let after = inner_start + close + 2;
+        if statement {
+            out.push_str(&rewrite_statement(inner, names));
+        } else {
+            out.push_str("{{");
+            out.push_str(&wrap_calls(inner, names));
+            out.push_str("}}");
+        }
+        rest = &rest[after..];
+    }
+    out
+}
+
+fn find_block_start(text: &str) -> Option<usize> {
+    match (text.find("{{"), text.find("{%")) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn rewrite_statement(inner: &str, names: &HashSet<String>) -> String {
+    let lead_len = inner.len() - inner.trim_start_matches(['-', '+']).len();
+    let (lead, body) = inner.split_at(lead_len);
+    let trail_len = body.len() - body.trim_end_matches(['-', '+']).len();
+    let (body, trail) = body.split_at(body.len() - trail_len);
+    let trimmed = body.trim_start();
+    if let Some(call) = trimmed.strip_prefix("do")
+        && call.trim_start().starts_with("return(")
+    {
+        return format!("{{{{{lead} {} {trail}}}}}", wrap_calls(call.trim(), names));
+    }
+    // A macro's own definition line is not a call.
+    if trimmed.starts_with("macro ") || trimmed.starts_with("call ") {
+        return format!("{{%{inner}%}}");
+    }
+    format!("{{%{lead}{}{trail}%}}", wrap_calls(body, names))
+}
+
+/// Wraps `name(args)` for every returning macro `name` in an expression.
+fn wrap_calls(expression: &str, names: &HashSet<String>) -> String {
+    if names.is_empty() {
+        return expression.to_string();
+    }
+    let bytes = expression.as_bytes();
+    let mut out = String::with_capacity(expression.len() + 32);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' || c == b'"' {
+            let end = string_end(expression, i);
+            out.push_str(&expression[i..end]);
+            i = end;
+            continue;
+        }
+        let starts_word = (c.is_ascii_alphabetic() || c == b'_')
+            && (i == 0
+                || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'_' | b'.')));
+        if !starts_word {
+            out.push(c as char);
+            i += 1;
+            continue;
+        }
+        let word_end = expression[i..]
+            .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+            .map_or(expression.len(), |n| i + n);
+        let word = &expression[i..word_end];
+        let paren = expression[word_end..]
+            .find(|ch: char| !ch.is_whitespace())
+            .map(|n| word_end + n);
+        match paren {
+            Some(p) if bytes[p] == b'(' && names.contains(word) => {
+                let close = matching_paren(expression, p);
+                out.push_str("__dango_returned(");
+                out.push_str(word);
+                out.push_str(&expression[word_end..p + 1]);
+                out.push_str(&wrap_calls(&expression[p + 1..close], names));
+                out.push(')');
+                if close < expression.len() {
+                    out.push(')');
+                }
+                i = (close + 1).min(expression.len());
+            }
+            _ => {
+                out.push_str(word);
+                i = word_end;
+            }
+        }
+    }
+    out
+}
+
+/// The index just past the string literal starting at `start`.
+fn string_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let quote = bytes[start];
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The index of the `)` closing the `(` at `open` (or the end of the text).
+fn matching_paren(text: &str, open: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                i = string_end(text, i);
+                continue;
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+fn find_outside_strings(text: &str, token: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => i = string_end(text, i),
+            _ if text[i..].starts_with(token) => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_calls_and_do_return() {
+        let names: HashSet<String> = ["cols".to_string()].into();
+        assert_eq!(
+            rewrite("{% set c = cols('a', \"x)\") %}{{ c }}", &names),
+            "{% set c = __dango_returned(cols('a', \"x)\")) %}{{ c }}"
+        );
+        assert_eq!(
+            rewrite("{%- do return(cols(1)) -%}", &names),
+            "{{- return(__dango_returned(cols(1))) -}}"
+        );
+        assert_eq!(
+            rewrite("{% macro cols(x) %}{{ x.cols(1) }}{% endmacro %}", &names),
+            "{% macro cols(x) %}{{ x.cols(1) }}{% endmacro %}"
+        );
+        assert_eq!(
+            rewrite("select 1 -- cols(2)", &names),
+            "select 1 -- cols(2)"
+        );
+    }
+
+    #[test]
+    fn finds_returning_macros() {
+        let names = returning_macros([
+            "{% macro a() %}{{ return(1) }}{% endmacro %}\n{% macro b() %}x{% endmacro %}",
+        ]);
+        assert!(names.contains("a") && !names.contains("b"));
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn a_macro_returns_a_value() {
+        let mut env = minijinja::Environment::new();
+        env.add_function("return", return_fn);
+        env.add_function("__dango_returned", returned_fn);
+        let macros =
+            "{% macro kinds() %}\n  {%- set k = ['A', 'B'] -%}\n  {{ return(k) }}\n{% endmacro %}";
+        let names = returning_macros([macros]);
+        env.add_template_owned("m", rewrite(macros, &names))
+            .unwrap();
+        let source = rewrite(
+            "{% from 'm' import kinds %}{% for x in kinds() %}{{ x }}{% endfor %}",
+            &names,
+        );
+        let _guard = enter();
+        let out = env.render_str(&source, ()).unwrap();
+        assert_eq!(out, "AB");
+    }
+}
