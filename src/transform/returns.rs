@@ -297,22 +297,24 @@ mod tests {
     #[test]
     fn rewrites_calls_and_do_return() {
         let names: HashSet<String> = ["cols".to_string()].into();
-        assert_eq!(
-            rewrite("{% set c = cols('a', \"x)\") %}{{ c }}", &names),
-            "{% set c = __dango_returned(cols('a', \"x)\")) %}{{ c }}"
-        );
-        assert_eq!(
-            rewrite("{%- do return(cols(1)) -%}", &names),
-            "{{- return(__dango_returned(cols(1))) -}}"
-        );
-        assert_eq!(
-            rewrite("{% macro cols(x) %}{{ x.cols(1) }}{% endmacro %}", &names),
-            "{% macro cols(x) %}{{ x.cols(1) }}{% endmacro %}"
-        );
-        assert_eq!(
-            rewrite("select 1 -- cols(2)", &names),
-            "select 1 -- cols(2)"
-        );
+        let cases = [
+            (
+                "{% set c = cols('a', \"x)\") %}{{ c }}",
+                "{% set c = __dango_returned(cols('a', \"x)\")) %}{{ c }}",
+            ),
+            (
+                "{%- do return(cols(1)) -%}",
+                "{{- return(__dango_returned(cols(1))) -}}",
+            ),
+            (
+                "{% macro cols(x) %}{{ x.cols(1) }}{% endmacro %}",
+                "{% macro cols(x) %}{{ x.cols(1) }}{% endmacro %}",
+            ),
+            ("select 1 -- cols(2)", "select 1 -- cols(2)"),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(rewrite(source, &names), expected);
+        }
     }
 
     #[test]
