@@ -631,13 +631,30 @@ impl Object for Column {
 impl Object for Adapter {
     fn call_method(
         self: &Arc<Self>,
-        _state: &mut State,
+        state: &mut State,
         method: &str,
         args: &[JValue],
     ) -> Result<JValue, JError> {
         let arg = |i: usize| args.get(i).map(|a| a.to_string()).unwrap_or_default();
         match method {
             "quote" => Ok(JValue::from(quote(&arg(0)))),
+            // dbt's search order for the duckdb adapter: duckdb__x, then default__x.
+            "dispatch" => {
+                let name = arg(0);
+                for candidate in [format!("duckdb__{name}"), format!("default__{name}")] {
+                    if let Some(found) = state.lookup(&candidate)
+                        && !found.is_undefined()
+                    {
+                        return Ok(found);
+                    }
+                }
+                Err(JError::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "No macro named 'duckdb__{name}' or 'default__{name}' to dispatch '{name}' to"
+                    ),
+                ))
+            }
             "get_relation" => {
                 let (database, schema, identifier) = (arg(0), arg(1), arg(2));
                 let sql = format!(
