@@ -105,6 +105,40 @@ type TestDefinition = (
 /// A generic test to build: (YAML definition, column, (tested kind, tested name), file).
 type TestDeclaration = (Value, Option<String>, (ResourceType, String), String);
 
+/// The tests declared on a YAML entry (`data_tests`, or the older `tests`) and on its
+/// columns, for the node or source table `target`.
+fn declared_tests(
+    entry: &Value,
+    target: (ResourceType, String),
+    file: &str,
+    out: &mut Vec<TestDeclaration>,
+) {
+    let tests_of = |value: &Value| {
+        value
+            .get("data_tests")
+            .or(value.get("tests"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for test in tests_of(entry) {
+        out.push((test, None, target.clone(), file.to_string()));
+    }
+    for column in entry["columns"].as_array().into_iter().flatten() {
+        let Some(column_name) = column["name"].as_str() else {
+            continue;
+        };
+        for test in tests_of(column) {
+            out.push((
+                test,
+                Some(column_name.to_string()),
+                target.clone(),
+                file.to_string(),
+            ));
+        }
+    }
+}
+
 fn parse_test(definition: &Value) -> Option<TestDefinition> {
     let (name, body) = match definition {
         Value::String(name) => (name.clone(), Map::new()),
@@ -393,39 +427,12 @@ impl Manifest {
                         (kind, name.to_string()),
                         (entry.clone(), file.original_file_path.clone()),
                     );
-                    for test in entry
-                        .get("data_tests")
-                        .or(entry.get("tests"))
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        test_specs.push((
-                            test.clone(),
-                            None,
-                            (kind, name.to_string()),
-                            file.original_file_path.clone(),
-                        ));
-                    }
-                    for column in entry["columns"].as_array().into_iter().flatten() {
-                        let Some(column_name) = column["name"].as_str() else {
-                            continue;
-                        };
-                        for test in column
-                            .get("data_tests")
-                            .or(column.get("tests"))
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                        {
-                            test_specs.push((
-                                test.clone(),
-                                Some(column_name.to_string()),
-                                (kind, name.to_string()),
-                                file.original_file_path.clone(),
-                            ));
-                        }
-                    }
+                    declared_tests(
+                        entry,
+                        (kind, name.to_string()),
+                        &file.original_file_path,
+                        &mut test_specs,
+                    );
                 }
             }
             for source in yaml["sources"].as_array().into_iter().flatten() {
@@ -499,39 +506,12 @@ impl Manifest {
             };
             let unique_id = format!("source.{project_name}.{source_name}.{name}");
             let identifier = table["identifier"].as_str().unwrap_or(name).to_string();
-            for test in table
-                .get("data_tests")
-                .or(table.get("tests"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                test_specs.push((
-                    test.clone(),
-                    None,
-                    (ResourceType::Analysis, unique_id.clone()),
-                    file.original_file_path.clone(),
-                ));
-            }
-            for column in table["columns"].as_array().into_iter().flatten() {
-                let Some(column_name) = column["name"].as_str() else {
-                    continue;
-                };
-                for test in column
-                    .get("data_tests")
-                    .or(column.get("tests"))
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    test_specs.push((
-                        test.clone(),
-                        Some(column_name.to_string()),
-                        (ResourceType::Analysis, unique_id.clone()),
-                        file.original_file_path.clone(),
-                    ));
-                }
-            }
+            declared_tests(
+                table,
+                (ResourceType::Analysis, unique_id.clone()),
+                &file.original_file_path,
+                test_specs,
+            );
             self.sources.insert(
                 unique_id.clone(),
                 SourceTable {
