@@ -339,6 +339,12 @@ fn cli_sync_runs_in_process_or_through_the_running_server() {
     assert!(!ok && out.contains("'nope' not found"), "{out}");
     let (ok, out) = run(dango(project).args(["sync", "--since", "2026-13-01"]));
     assert!(!ok && out.contains("YYYY-MM-DD"), "{out}");
+    // the sync generated a staging model; `dango run` builds it in this process
+    let (ok, out) = run(dango(project).args(["run", "--select", "stg_sales__sales"]));
+    assert!(ok, "{out}");
+    assert!(out.contains("OK       stg_sales__sales"), "{out}");
+    let (ok, out) = run(dango(project).args(["run", "--command", "explode"]));
+    assert!(!ok, "{out}");
 
     let (server, url) = start_server(dango(project).args(["start", "--port", "0"]));
     std::fs::write(uploads.join("b.csv"), "id,amount\n3,30\n").unwrap();
@@ -346,6 +352,12 @@ fn cli_sync_runs_in_process_or_through_the_running_server() {
     assert!(ok, "{out}");
     assert!(
         out.contains("Asking the running server") && out.contains("✓ sales: 1 rows loaded"),
+        "{out}"
+    );
+    let (ok, out) = run(dango(project).arg("run"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Asking the running server") && out.contains("dbt build finished"),
         "{out}"
     );
 

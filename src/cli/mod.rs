@@ -2,6 +2,7 @@
 
 mod auth;
 mod run;
+mod server;
 mod start;
 mod sync;
 

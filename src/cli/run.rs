@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use super::server::RunningServer;
 use crate::App;
 use crate::config::ProjectPaths;
 use crate::jobs::transform::{self, TransformSpec};
@@ -106,54 +107,22 @@ async fn in_process(root: &std::path::Path, spec: TransformSpec) -> anyhow::Resu
 }
 
 async fn through_server(paths: &ProjectPaths, spec: TransformSpec) -> anyhow::Result<()> {
-    let info = crate::cli_token::read(paths)
-        .context("the warehouse is in use, but the running server left no address in .dango/state/server.json")?;
-    eprintln!("Asking the running server ({}) to run dbt…", info.url);
-    crate::app::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let response: Value = client
-        .post(format!("{}/api/dbt/run", info.url))
-        .bearer_auth(&info.token)
-        .json(
-            &json!({"command": spec.command, "select": spec.select, "exclude": spec.exclude,
-                      "full_refresh": spec.full_refresh, "vars": spec.vars}),
-        )
-        .send()
-        .await
-        .context("reaching the server")?
-        .json()
+    let server = RunningServer::connect(paths, "run dbt")?;
+    let body = json!({"command": spec.command, "select": spec.select, "exclude": spec.exclude,
+                      "full_refresh": spec.full_refresh, "vars": spec.vars});
+    let run_id = server
+        .start("/api/dbt/run", &body, "the server refused the run")
         .await?;
-    let Some(run_id) = response["run_id"].as_str().map(str::to_string) else {
-        bail!(
-            "{}",
-            response["detail"]
-                .as_str()
-                .unwrap_or("the server refused the run")
+    let status = server.wait(&run_id, |_| {}).await?;
+    if status["status"] == "success" {
+        println!(
+            "dbt {} finished ({} rows written)",
+            spec.command, status["rows_processed"]
         );
-    };
-    loop {
-        let status: Value = client
-            .get(format!("{}/api/sync/status/{run_id}", info.url))
-            .bearer_auth(&info.token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        match status["status"].as_str() {
-            Some("success") => {
-                println!(
-                    "dbt {} finished ({} rows written)",
-                    spec.command, status["rows_processed"]
-                );
-                return Ok(());
-            }
-            Some("failed" | "cancelled") => bail!(
-                "{}",
-                status["error"].as_str().unwrap_or("the dbt run failed")
-            ),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
+        return Ok(());
     }
+    bail!(
+        "{}",
+        status["error"].as_str().unwrap_or("the dbt run failed")
+    )
 }

@@ -4,12 +4,12 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use super::server::RunningServer;
 use crate::App;
 use crate::config::ProjectPaths;
 use crate::jobs::{self, runs};
@@ -225,54 +225,26 @@ async fn through_server(
     sources: &[String],
     args: &SyncArgs,
 ) -> anyhow::Result<Value> {
-    let info = crate::cli_token::read(paths)
-        .context("the warehouse is in use, but the running server left no address in .dango/state/server.json")?;
-    eprintln!("Asking the running server ({}) to sync…", info.url);
-    crate::app::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let response = client
-        .post(format!("{}/api/sync/trigger", info.url))
-        .bearer_auth(&info.token)
-        .json(&json!({
-            "sources": sources,
-            "full_refresh": args.full_refresh,
-            "start_date": args.since,
-            "end_date": args.until,
-            "allow_empty_replace": args.allow_empty_replace,
-        }))
-        .send()
-        .await
-        .context("reaching the server")?;
-    let started: Value = response.json().await?;
-    let Some(run_id) = started["run_id"].as_str().map(str::to_string) else {
-        bail!(
-            "{}",
-            started["detail"]
-                .as_str()
-                .unwrap_or("the server refused the sync")
-        );
-    };
+    let server = RunningServer::connect(paths, "sync")?;
+    let body = json!({
+        "sources": sources,
+        "full_refresh": args.full_refresh,
+        "start_date": args.since,
+        "end_date": args.until,
+        "allow_empty_replace": args.allow_empty_replace,
+    });
+    let run_id = server
+        .start("/api/sync/trigger", &body, "the server refused the sync")
+        .await?;
     let mut line = ProgressLine::new();
-    loop {
-        let status: Value = client
-            .get(format!("{}/api/sync/status/{run_id}", info.url))
-            .bearer_auth(&info.token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        match status["status"].as_str() {
-            Some("success" | "failed" | "cancelled") => {
-                line.finish();
-                return Ok(status);
-            }
-            _ => line.show(
+    let status = server
+        .wait(&run_id, |status| {
+            line.show(
                 status["progress"].as_f64().unwrap_or(0.0),
                 status["message"].as_str().unwrap_or("queued"),
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            )
+        })
+        .await?;
+    line.finish();
+    Ok(status)
 }
