@@ -163,28 +163,13 @@ async fn transform_after_sync(
     };
     match transform::execute(state, Some(&run.id), &spec).await {
         Ok(outcome) => {
-            let summary = outcome.summary();
-            if !outcome.failed_models.is_empty() {
-                let message = format!(
-                    "Data loaded, but dbt models failed: {} ({summary})",
-                    outcome.failed_models.join(", ")
-                );
-                activity::record(&state.db, Level::Error, None, &message).await;
-                return Err(message);
-            }
-            let level = if outcome.failed_tests.is_empty() {
-                Level::Success
-            } else {
-                Level::Warning
-            };
-            activity::record(
-                &state.db,
-                level,
-                None,
-                &format!("dbt build after sync: {summary}"),
-            )
-            .await;
-            Ok(())
+            outcome
+                .record_activity(
+                    state,
+                    "Data loaded, but dbt models failed",
+                    "dbt build after sync",
+                )
+                .await
         }
         Err(err) => {
             let message = format!(

@@ -108,6 +108,29 @@ impl TransformOutcome {
         }
     }
 
+    /// Writes the outcome to the activity log: an error naming the failed models (also
+    /// returned), else a success line (a warning when tests failed).
+    pub async fn record_activity(
+        &self,
+        state: &AppState,
+        failed: &str,
+        done: &str,
+    ) -> Result<(), String> {
+        let summary = self.summary();
+        if !self.failed_models.is_empty() {
+            let message = format!("{failed}: {} ({summary})", self.failed_models.join(", "));
+            activity::record(&state.db, Level::Error, None, &message).await;
+            return Err(message);
+        }
+        let level = if self.failed_tests.is_empty() {
+            Level::Success
+        } else {
+            Level::Warning
+        };
+        activity::record(&state.db, level, None, &format!("{done}: {summary}")).await;
+        Ok(())
+    }
+
     /// One line for logs and run records.
     pub fn summary(&self) -> String {
         let Some(report) = &self.report else {
@@ -289,26 +312,13 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
     )
     .await;
     let outcome = execute(state, Some(&run.id), &spec).await?;
-    let summary = outcome.summary();
-    if !outcome.failed_models.is_empty() {
-        let message = format!(
-            "dbt models failed: {} ({summary})",
-            outcome.failed_models.join(", ")
-        );
-        activity::record(&state.db, Level::Error, None, &message).await;
-        return Err(Error::unprocessable(message).with_code("DANGO-T002"));
-    }
-    let level = if outcome.failed_tests.is_empty() {
-        Level::Success
-    } else {
-        Level::Warning
-    };
-    activity::record(
-        &state.db,
-        level,
-        None,
-        &format!("dbt {} finished: {summary}", spec.command),
-    )
-    .await;
+    outcome
+        .record_activity(
+            state,
+            "dbt models failed",
+            &format!("dbt {} finished", spec.command),
+        )
+        .await
+        .map_err(|message| Error::unprocessable(message).with_code("DANGO-T002"))?;
     Ok(outcome.rows)
 }
