@@ -323,33 +323,17 @@ async fn running_models_and_failures() {
         "marts/broken.sql",
         "select no_such_column from {{ ref('stg_sales__sales') }}",
     );
-    let run = json(
-        editor
-            .post(app.url("/api/dbt/run"))
-            .json(&json!({"select": ["stg_sales__sales+"]}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let failed = app.wait_run(&editor, run["run_id"].as_str().unwrap()).await;
+    let failed = app
+        .dbt_run(&editor, json!({"select": ["stg_sales__sales+"]}))
+        .await;
     assert_eq!(failed["status"], "failed");
     assert!(
         failed["error"].as_str().unwrap().contains("broken"),
         "{failed}"
     );
-    let models = json(editor.get(app.url("/api/dbt/models")).send().await.unwrap()).await;
-    let status = |name: &str| {
-        models["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap()["status"]
-            .clone()
-    };
-    assert_eq!(status("broken"), "error");
-    assert_eq!(status("totals"), "success");
+    let status = app.model_statuses(&editor).await;
+    assert_eq!(status["broken"], "error", "{status:?}");
+    assert_eq!(status["totals"], "success", "{status:?}");
     let bad = editor
         .post(app.url("/api/dbt/run"))
         .json(&json!({"command": "explode"}))

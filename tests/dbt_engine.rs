@@ -42,16 +42,12 @@ async fn a_real_dbt_builds_the_project_and_the_server_keeps_serving() {
     app.wait_run(&editor, uploaded["run_id"].as_str().unwrap())
         .await;
 
-    let run = json(
-        editor
-            .post(app.url("/api/dbt/run"))
-            .json(&json!({"command": "build", "select": ["stg_sales__sales+"]}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let done = app.wait_run(&editor, run["run_id"].as_str().unwrap()).await;
+    let done = app
+        .dbt_run(
+            &editor,
+            json!({"command": "build", "select": ["stg_sales__sales+"]}),
+        )
+        .await;
     assert_eq!(done["status"], "failed", "{done}");
     assert!(done["error"].as_str().unwrap().contains("broken"), "{done}");
 
@@ -66,18 +62,9 @@ async fn a_real_dbt_builds_the_project_and_the_server_keeps_serving() {
     assert_eq!(health["services"]["duckdb"], "healthy", "{health}");
 
     // dbt's run_results.json drove the model statuses and the catalog.
-    let models = json(editor.get(app.url("/api/dbt/models")).send().await.unwrap()).await;
-    let status = |name: &str| {
-        models["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing: {models}"))["status"]
-            .clone()
-    };
-    assert_eq!(status("by_country"), "success");
-    assert_eq!(status("broken"), "error");
+    let status = app.model_statuses(&editor).await;
+    assert_eq!(status["by_country"], "success", "{status:?}");
+    assert_eq!(status["broken"], "error", "{status:?}");
     let log_dir = app.root().join(".dango/state/dbt_logs");
     assert!(
         std::fs::read_dir(&log_dir).unwrap().count() >= 1,
@@ -93,16 +80,7 @@ async fn a_missing_dbt_executable_is_a_clear_error() {
     })
     .await;
     let editor = app.login_as(Role::Editor).await;
-    let run = json(
-        editor
-            .post(app.url("/api/dbt/run"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let done = app.wait_run(&editor, run["run_id"].as_str().unwrap()).await;
+    let done = app.dbt_run(&editor, json!({})).await;
     assert_eq!(done["status"], "failed");
     assert!(
         done["error"].as_str().unwrap().contains("/nonexistent/dbt"),

@@ -274,7 +274,8 @@ pub async fn execute(
 }
 
 /// Re-reads the project and rewrites `manifest.json` and `catalog.json` without building
-/// (after staging models were generated, and at start): what the catalog and docs show.
+/// (after staging models were generated without a build, and after a run of real dbt):
+/// what the catalog and docs show.
 pub async fn refresh_manifest(state: &Arc<AppState>) -> crate::Result<()> {
     if !has_project(state) {
         return Ok(());

@@ -234,7 +234,48 @@ impl TestApp {
             .await
     }
 
-    /// Polls a run until it ends (30 s at most).
+    /// Starts `POST /api/dbt/run` with `body` and waits for its run to end.
+    pub async fn dbt_run(&self, client: &reqwest::Client, body: Value) -> Value {
+        let started = json(
+            client
+                .post(self.url("/api/dbt/run"))
+                .json(&body)
+                .send()
+                .await
+                .expect("dbt run request"),
+        )
+        .await;
+        self.wait_run(client, started["run_id"].as_str().expect("run_id"))
+            .await
+    }
+
+    /// The status of every model in `GET /api/dbt/models`, by name.
+    pub async fn model_statuses(
+        &self,
+        client: &reqwest::Client,
+    ) -> std::collections::HashMap<String, Value> {
+        let models = json(
+            client
+                .get(self.url("/api/dbt/models"))
+                .send()
+                .await
+                .expect("models request"),
+        )
+        .await;
+        models["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap_or_default().to_string(),
+                    m["status"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Polls a run until it ends (60 s at most).
     pub async fn wait_run(&self, client: &reqwest::Client, run_id: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
