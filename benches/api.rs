@@ -8,15 +8,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Server, init, memory_mb, percentile};
+use support::{Server, fresh_project, memory_mb, percentile};
 
 fn main() {
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let project = dir.path().join("bench");
-    init(&project);
+    let (_dir, project) = fresh_project();
 
     let mut starts: Vec<Duration> = (0..5)
         .map(|_| Server::start(&project).ready_after)

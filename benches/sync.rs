@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Server, init, memory_mb};
+use support::{Server, fresh_project, memory_mb};
 
 fn write_csv(path: &Path, first_id: usize, rows: usize) {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
@@ -121,10 +121,7 @@ async fn upload_and_sync(
 
 /// The bare DuckDB load of the same file, same library, same settings.
 fn bare_ctas(file: &Path, scratch: &Path) -> Duration {
-    let config = duckdb::Config::default()
-        .enable_autoload_extension(false)
-        .unwrap();
-    let conn = duckdb::Connection::open_with_flags(scratch.join("bare.duckdb"), config).unwrap();
+    let conn = dango::warehouse::open_file(&scratch.join("bare.duckdb")).unwrap();
     let began = Instant::now();
     conn.execute_batch(&format!(
         "CREATE TABLE t AS SELECT * FROM read_csv('{}')",
@@ -135,12 +132,7 @@ fn bare_ctas(file: &Path, scratch: &Path) -> Duration {
 }
 
 fn main() {
-    rustls::crypto::ring::default_provider()
-        .install_default()
-        .ok();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let project = dir.path().join("bench");
-    init(&project);
+    let (dir, project) = fresh_project();
     std::fs::write(
         project.join(".dango/sources.yml"),
         "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",

@@ -38,10 +38,7 @@ fn dbt_executable() -> Option<PathBuf> {
 
 /// 1M orders, 50k customers, 1k products, in `raw_shop` of the project's warehouse.
 fn create_sources(warehouse: &Path) {
-    let config = duckdb::Config::default()
-        .enable_autoload_extension(false)
-        .unwrap();
-    let conn = duckdb::Connection::open_with_flags(warehouse, config).unwrap();
+    let conn = dango::warehouse::open_file(warehouse).unwrap();
     conn.execute_batch(
         "CREATE SCHEMA IF NOT EXISTS raw_shop;
          CREATE OR REPLACE TABLE raw_shop.orders AS
@@ -133,10 +130,7 @@ fn write_build_project(dbt_dir: &Path, warehouse: &Path, marts: &str) {
 
 /// `count(*)` and an order-independent hash of every row, per model.
 fn fingerprints(warehouse: &Path) -> BTreeMap<String, (i64, String)> {
-    let config = duckdb::Config::default()
-        .enable_autoload_extension(false)
-        .unwrap();
-    let conn = duckdb::Connection::open_with_flags(warehouse, config).unwrap();
+    let conn = dango::warehouse::open_file(warehouse).unwrap();
     let mut names = Vec::new();
     let mut stmt = conn
         .prepare(

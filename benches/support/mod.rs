@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,18 @@ pub fn init(project: &Path) {
         "{}",
         String::from_utf8_lossy(&init.stderr)
     );
+}
+
+/// A new project in a temporary folder (removed with the returned guard), with ring as
+/// the TLS provider the benches' HTTP clients need.
+pub fn fresh_project() -> (tempfile::TempDir, PathBuf) {
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("bench");
+    init(&project);
+    (dir, project)
 }
 
 /// A running server, stopped (SIGTERM) when dropped.

@@ -227,7 +227,9 @@ impl Warehouse {
     }
 }
 
-fn open_file(path: &Path) -> Result<Connection, String> {
+/// Opens a DuckDB file with the settings the warehouse uses (also for tools and
+/// benchmarks that open a database of their own).
+pub fn open_file(path: &Path) -> Result<Connection, String> {
     let config = duckdb_config().map_err(|e| e.to_string())?;
     Connection::open_with_flags(path, config).map_err(|e| e.to_string())
 }
