@@ -1068,24 +1068,30 @@ impl Templates {
         line_offset: usize,
         scope: Scope,
     ) -> (Result<String, RenderError>, Scope) {
-        let template_source = format!(
-            "{}{}",
-            self.import_prefix,
-            super::returns::rewrite(source, &self.returning)
-        );
-        let _render = super::returns::enter();
-        let (result, scope) = with_scope(scope, || {
-            let template = self.env.template_from_named_str(file, &template_source)?;
-            template.render(minijinja::context! {})
-        });
-        let result = result
-            .map(|text| super::returns::finish(text, |v| python_str(v, false)))
-            .map_err(|err| self.describe(file, line_offset, &err));
+        let (result, scope) = self.render_named(file, source, scope);
+        let result = result.map_err(|err| self.describe(file, line_offset, &err));
         (result, scope)
     }
 
-    /// Renders a short snippet (schema naming, descriptions) under `scope`.
+    /// Renders a short snippet (schema naming, descriptions, hooks) under `scope`.
     pub fn render_snippet(&self, source: &str, scope: Scope) -> (Result<String, String>, Scope) {
+        let (result, scope) = self.render_named("<snippet>", source, scope);
+        let result = result.map_err(|e| {
+            e.detail()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string())
+        });
+        (result, scope)
+    }
+
+    /// Both renders: the project's macros imported, `return()` calls rewritten, and
+    /// values returned at the top level written out.
+    fn render_named(
+        &self,
+        name: &str,
+        source: &str,
+        scope: Scope,
+    ) -> (Result<String, JError>, Scope) {
         let template_source = format!(
             "{}{}",
             self.import_prefix,
@@ -1093,19 +1099,11 @@ impl Templates {
         );
         let _render = super::returns::enter();
         let (result, scope) = with_scope(scope, || {
-            self.env
-                .render_named_str("<snippet>", &template_source, minijinja::context! {})
+            let template = self.env.template_from_named_str(name, &template_source)?;
+            template.render(minijinja::context! {})
         });
-        (
-            result
-                .map(|text| super::returns::finish(text, |v| python_str(v, false)))
-                .map_err(|e| {
-                    e.detail()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| e.to_string())
-                }),
-            scope,
-        )
+        let result = result.map(|text| super::returns::finish(text, |v| python_str(v, false)));
+        (result, scope)
     }
 
     fn describe(&self, file: &str, line_offset: usize, err: &JError) -> RenderError {
