@@ -129,15 +129,7 @@ impl Warehouse {
         T: Send + 'static,
         F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
     {
-        let open = self.enter().await?;
-        let conn = self.connection()?;
-        // The guard lives as long as the connection, even if the caller goes away.
-        tokio::task::spawn_blocking(move || {
-            let result = work(&conn);
-            drop((conn, open));
-            result
-        })
-        .await?
+        self.on_connection((), work).await
     }
 
     /// Like [`Warehouse::read`], but only one writer runs at a time.
@@ -147,11 +139,23 @@ impl Warehouse {
         F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
     {
         let turn = self.writer.clone().lock_owned().await;
+        self.on_connection(turn, work).await
+    }
+
+    /// Runs `work` on a fresh connection on the blocking pool, keeping `held` (a writer's
+    /// turn) and the open file's guard as long as the connection, even if the caller goes
+    /// away.
+    async fn on_connection<T, F, H>(self: &Arc<Self>, held: H, work: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
+        H: Send + 'static,
+    {
         let open = self.enter().await?;
         let conn = self.connection()?;
         tokio::task::spawn_blocking(move || {
             let result = work(&conn);
-            drop((conn, open, turn));
+            drop((conn, open, held));
             result
         })
         .await?
