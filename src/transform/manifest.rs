@@ -742,26 +742,8 @@ impl Manifest {
             if node.resource_type == ResourceType::Seed {
                 continue;
             }
-            let scope = self.scope(node, Mode::Parse, resolver.clone());
-            let (result, scope) = self.templates.render(
-                &node.original_file_path,
-                &node.raw_code,
-                node.line_offset,
-                scope,
-            );
-            if let Err(err) = result {
-                let label = format!("{} {}", node.resource_type.as_str(), node.name);
-                self.broken.insert(
-                    id.clone(),
-                    TransformError::Compilation {
-                        node: label,
-                        file: err.file,
-                        line: err.line,
-                        message: err.message,
-                    },
-                );
-            }
-            let captured = scope.captured.into_inner();
+            let line_offset = node.line_offset;
+            let captured = self.parse_render(&id, &resolver, line_offset);
             let node = self
                 .nodes
                 .get_mut(&id)
@@ -974,6 +956,29 @@ impl Manifest {
         Ok(())
     }
 
+    /// Renders node `id` in parse mode and returns what it captured (config, refs,
+    /// sources); a render error marks the node broken.
+    fn parse_render(&mut self, id: &str, resolver: &Arc<Resolver>, line_offset: usize) -> Captured {
+        let node = &self.nodes[id];
+        let label = format!("{} {}", node.resource_type.as_str(), node.name);
+        let scope = self.scope(node, Mode::Parse, resolver.clone());
+        let (result, scope) =
+            self.templates
+                .render(&node.original_file_path, &node.raw_code, line_offset, scope);
+        if let Err(err) = result {
+            self.broken.insert(
+                id.to_string(),
+                TransformError::Compilation {
+                    node: label,
+                    file: err.file,
+                    line: err.line,
+                    message: err.message,
+                },
+            );
+        }
+        scope.captured.into_inner()
+    }
+
     /// Generic tests only reference nodes through their kwargs; render them to find out.
     fn parse_tests(&mut self) -> Result<(), TransformError> {
         let resolver = self.parse_resolver();
@@ -984,24 +989,7 @@ impl Manifest {
             .map(|n| n.unique_id.clone())
             .collect();
         for id in ids {
-            let node = &self.nodes[&id];
-            let scope = self.scope(node, Mode::Parse, resolver.clone());
-            let (result, scope) =
-                self.templates
-                    .render(&node.original_file_path, &node.raw_code, 0, scope);
-            if let Err(err) = result {
-                let label = format!("{} {}", node.resource_type.as_str(), node.name);
-                self.broken.insert(
-                    id.clone(),
-                    TransformError::Compilation {
-                        node: label,
-                        file: err.file,
-                        line: err.line,
-                        message: err.message,
-                    },
-                );
-            }
-            let captured = scope.captured.into_inner();
+            let captured = self.parse_render(&id, &resolver, 0);
             if let Some(node) = self.nodes.get_mut(&id) {
                 node.refs = captured.refs;
                 node.sources = captured.sources;
