@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dango::config::ProjectPaths;
-use dango::transform::runner::{Command, Request, Status};
+use dango::transform::runner::{Command, Request, RunReport, Status};
 use dango::warehouse::Warehouse;
 
 fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Warehouse>) {
@@ -24,7 +24,11 @@ fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Warehouse>) {
     (dir, warehouse)
 }
 
-fn build(dir: &Path, warehouse: &Arc<Warehouse>) -> Vec<(String, Status, Option<String>)> {
+/// `build` of the whole project; `Err` when the run cannot start at all.
+fn try_build(
+    dir: &Path,
+    warehouse: &Arc<Warehouse>,
+) -> Result<RunReport, dango::transform::TransformError> {
     let connect = || warehouse.connection().map_err(|e| e.message.clone());
     let request = Request {
         command: Command::Build,
@@ -33,14 +37,18 @@ fn build(dir: &Path, warehouse: &Arc<Warehouse>) -> Vec<(String, Status, Option<
         full_refresh: false,
         threads: Some(4),
     };
-    let (_, report) = dango::transform::run_project(
+    dango::transform::run_project(
         &ProjectPaths::new(dir).dbt_dir(),
         &Default::default(),
         &request,
         &connect,
         &|_| {},
     )
-    .expect("the project parses");
+    .map(|(_, report)| report)
+}
+
+fn build(dir: &Path, warehouse: &Arc<Warehouse>) -> Vec<(String, Status, Option<String>)> {
+    let report = try_build(dir, warehouse).expect("the project parses");
     let mut results: Vec<(String, Status, Option<String>)> = report
         .results
         .iter()
@@ -260,17 +268,9 @@ fn a_failing_hook_fails_its_model_and_a_failing_on_run_start_stops_the_run() {
         "name: shop\nprofile: shop\non-run-start: [\"select * from missing_audit_table\"]\n",
     )
     .unwrap();
-    let connect = || warehouse.connection().map_err(|e| e.message.clone());
-    let request = Request {
-        command: Command::Build,
-        select: vec![],
-        exclude: vec![],
-        full_refresh: false,
-        threads: Some(2),
+    let Err(err) = try_build(dir.path(), &warehouse) else {
+        panic!("a failing on-run-start hook stops the run");
     };
-    let err = dango::transform::run_project(&dbt, &Default::default(), &request, &connect, &|_| {})
-        .err()
-        .expect("a failing on-run-start hook stops the run");
     let message = err.to_string();
     assert!(
         message.contains("on-run-start") && message.contains("missing_audit_table"),
