@@ -2,7 +2,6 @@
 //! there is one, otherwise in this process.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -64,25 +63,30 @@ async fn in_process(root: &std::path::Path, spec: TransformSpec) -> anyhow::Resu
     let app = App::open(root).await?;
     let state = app.state().clone();
     let mut events = state.events.subscribe();
+    let (finished, mut finished_signal) = tokio::sync::oneshot::channel::<()>();
+    // Prints each node as it finishes; once the run has ended, prints what is still
+    // queued and stops (every result is printed, with no wait).
     let printer = tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            let model = event.model.clone().unwrap_or_default();
-            match event.kind.as_str() {
-                "dbt_run_completed" => println!("  OK       {model}"),
-                "dbt_run_failed" => {
-                    println!("  ERROR    {model}: {}", event.error.unwrap_or_default())
+        loop {
+            tokio::select! {
+                biased;
+                event = events.recv() => match event {
+                    Ok(event) => print_node(&event),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                },
+                _ = &mut finished_signal => {
+                    while let Ok(event) = events.try_recv() {
+                        print_node(&event);
+                    }
+                    break;
                 }
-                "dbt_run_skipped" => println!("  SKIP     {model}"),
-                "dbt_test_failed" => {
-                    println!("  FAIL     {model}: {}", event.error.unwrap_or_default())
-                }
-                _ => {}
             }
         }
     });
     let outcome = transform::execute(&state, None, &spec).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    printer.abort();
+    let _ = finished.send(());
+    let _ = printer.await;
     let outcome = outcome.map_err(|e| anyhow::anyhow!(e.detailed_message()))?;
     let Some(report) = &outcome.report else {
         println!("Nothing to do.");
@@ -103,6 +107,18 @@ async fn in_process(root: &std::path::Path, spec: TransformSpec) -> anyhow::Resu
         Ok(())
     } else {
         bail!("{} node(s) failed", failed.len())
+    }
+}
+
+fn print_node(event: &crate::events::Event) {
+    let model = event.model.as_deref().unwrap_or_default();
+    let error = event.error.as_deref().unwrap_or_default();
+    match event.kind.as_str() {
+        "dbt_run_completed" => println!("  OK       {model}"),
+        "dbt_run_failed" => println!("  ERROR    {model}: {error}"),
+        "dbt_run_skipped" => println!("  SKIP     {model}"),
+        "dbt_test_failed" => println!("  FAIL     {model}: {error}"),
+        _ => {}
     }
 }
 
