@@ -138,11 +138,8 @@ impl DbtApi {
                     .with_code("DANGO-V002"),
             );
         }
-        let known = catalog::dbt_models(&state)
-            .await
-            .models
-            .iter()
-            .any(|m| m.name == *model_name);
+        // The manifest alone says which models exist (no row counts needed).
+        let known = catalog::Artifacts::load(&state).is_some_and(|a| a.has_model(&model_name));
         if !known {
             return Err(Error::not_found(format!(
                 "Model '{}' not found",

@@ -39,6 +39,11 @@ impl Artifacts {
         })
     }
 
+    /// Whether the project has a model named `name`.
+    pub fn has_model(&self, name: &str) -> bool {
+        self.of_type("model").any(|(_, node)| node["name"] == name)
+    }
+
     fn nodes(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.manifest["nodes"].as_object().into_iter().flatten()
     }
