@@ -2,7 +2,11 @@
 //!   - server start to first 200 on /api/status (median of 5 starts),
 //!   - idle RSS after start and RSS after the load,
 //!   - authenticated `GET /api/auth/me` with an API key over 4 keep-alive loopback
-//!     connections for 10 s: p50 / p99 latency and requests per second.
+//!     connections for 10 s: p50 / p99 latency and requests per second,
+//!   - `GET /api/sources` (what dashboards and scripts poll) with 20 synced sources of
+//!     5,000 rows each (100,000 rows): sequential p50, then 4 connections for 10 s,
+//!   - uploads through `POST /api/sources/{name}/upload-csv`: a 6 MB and a 60 MB CSV,
+//!     median of 5 each, in MB/s.
 
 mod support;
 
@@ -30,16 +34,83 @@ fn main() {
         runtime.block_on(server.api_key())
     };
     let address = server.url.trim_start_matches("http://").to_string();
-    let request = format!(
-        "GET /api/auth/me HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\r\n"
+    let me = get_request(&address, "/api/auth/me", &key);
+    let (me_latencies, me_elapsed) = hammer(&address, &me, 4, Duration::from_secs(10));
+    let (loaded_rss, _) = memory_mb(server.pid());
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(twenty_synced_sources(&server, &project, &key));
+    let sources = get_request(&address, "/api/sources", &key);
+    let (sequential, _) = hammer(&address, &sources, 1, Duration::from_secs(5));
+    let (sources_latencies, sources_elapsed) =
+        hammer(&address, &sources, 4, Duration::from_secs(10));
+    let uploads = runtime.block_on(upload_rates(&server, &project, &key));
+    drop(server);
+
+    println!(
+        "start to first 200: median {:?} (min {:?}, max {:?}) over 5 starts",
+        starts[2], starts[0], starts[4]
     );
-    let duration = Duration::from_secs(10);
+    println!("idle RSS after start: {idle_rss:.1} MB; after load: {loaded_rss:.1} MB");
+    report(
+        "GET /api/auth/me (API key, 4 connections)",
+        me_latencies,
+        me_elapsed,
+    );
+    let mut sequential = sequential;
+    sequential.sort();
+    println!(
+        "GET /api/sources, 20 sources / 100k rows, sequential: p50 {:?}, p99 {:?}",
+        percentile(&sequential, 0.5),
+        percentile(&sequential, 0.99)
+    );
+    report(
+        "GET /api/sources, 20 sources / 100k rows, 4 connections",
+        sources_latencies,
+        sources_elapsed,
+    );
+    for (label, mut seconds) in uploads {
+        seconds.sort_by(f64::total_cmp);
+        let median = seconds[seconds.len() / 2];
+        println!(
+            "upload {label}: median {median:.3} s over {} uploads",
+            seconds.len()
+        );
+    }
+}
+
+fn get_request(address: &str, path: &str, key: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\r\n")
+}
+
+fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort();
+    println!(
+        "{label}, {:.0} s: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}",
+        elapsed.as_secs_f64(),
+        latencies.len(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+}
+
+/// `connections` keep-alive clients, each on its own thread, sending `request` for
+/// `duration`: every latency, and the wall time. A minimal client so the load generator
+/// takes as little as possible of the two cores it shares with the server.
+fn hammer(
+    address: &str,
+    request: &str,
+    connections: usize,
+    duration: Duration,
+) -> (Vec<Duration>, Duration) {
     let began = Instant::now();
-    // A minimal keep-alive client per connection on its own thread, so the load generator
-    // takes as little as possible of the two cores it shares with the server.
-    let workers: Vec<_> = (0..4)
+    let workers: Vec<_> = (0..connections)
         .map(|_| {
-            let (address, request) = (address.clone(), request.clone());
+            let (address, request) = (address.to_string(), request.to_string());
             std::thread::spawn(move || {
                 let mut connection = KeepAlive::connect(&address);
                 let mut latencies = Vec::with_capacity(100_000);
@@ -53,29 +124,134 @@ fn main() {
             })
         })
         .collect();
-    let latencies: Vec<Duration> = workers
+    let latencies = workers
         .into_iter()
         .flat_map(|w| w.join().unwrap())
         .collect();
-    let elapsed = began.elapsed();
-    let (loaded_rss, _) = memory_mb(server.pid());
-    drop(server);
+    (latencies, began.elapsed())
+}
 
-    let mut sorted = latencies;
-    sorted.sort();
-    println!(
-        "start to first 200: median {:?} (min {:?}, max {:?}) over 5 starts",
-        starts[2], starts[0], starts[4]
-    );
-    println!("idle RSS after start: {idle_rss:.1} MB; after load: {loaded_rss:.1} MB");
-    println!(
-        "GET /api/auth/me (API key, 4 connections, {:.0} s): {} requests, {:.0} req/s, p50 {:?}, p99 {:?}",
-        elapsed.as_secs_f64(),
-        sorted.len(),
-        sorted.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&sorted, 0.5),
-        percentile(&sorted, 0.99)
-    );
+fn csv(rows: usize) -> Vec<u8> {
+    let mut out = String::from("id,email,amount,created_at\n");
+    for i in 0..rows {
+        out.push_str(&format!(
+            "{i},customer{i}@example.com,{}.{:02},2026-{:02}-{:02} 10:00:00\n",
+            i % 5000,
+            i % 100,
+            i % 12 + 1,
+            i % 28 + 1
+        ));
+    }
+    out.into_bytes()
+}
+
+async fn upload(
+    client: &reqwest::Client,
+    url: &str,
+    source: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    sync: bool,
+) -> serde_json::Value {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+    let response = client
+        .post(format!(
+            "{url}/api/sources/{source}/upload-csv?trigger_sync={sync}"
+        ))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn bearer(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("Authorization", format!("Bearer {key}").parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// Declares 20 csv sources, uploads 5,000 rows to each and waits for every sync.
+async fn twenty_synced_sources(server: &Server, project: &std::path::Path, key: &str) {
+    let mut yaml = String::from("version: \"1.0\"\nsources:\n");
+    for i in 0..20 {
+        yaml.push_str(&format!(
+            "  - name: source_{i:02}\n    type: csv\n    csv: {{directory: data/uploads/source_{i:02}}}\n"
+        ));
+    }
+    std::fs::write(project.join(".dango/sources.yml"), yaml).unwrap();
+    let client = bearer(key);
+    let data = csv(5000);
+    for i in 0..20 {
+        let answer = upload(
+            &client,
+            &server.url,
+            &format!("source_{i:02}"),
+            "rows.csv",
+            data.clone(),
+            true,
+        )
+        .await;
+        let run = answer["run_id"].as_str().unwrap().to_string();
+        loop {
+            let status: serde_json::Value = client
+                .get(format!("{}/api/sync/status/{run}", server.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match status["status"].as_str() {
+                Some("success") => break,
+                Some("failed") => panic!("sync failed: {status}"),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+}
+
+/// Seconds per upload of a 6 MB and a 60 MB CSV (no sync), five of each.
+async fn upload_rates(
+    server: &Server,
+    project: &std::path::Path,
+    key: &str,
+) -> Vec<(String, Vec<f64>)> {
+    let _ = project;
+    let client = bearer(key);
+    let mut results = Vec::new();
+    for rows in [100_000usize, 1_000_000] {
+        let data = csv(rows);
+        let megabytes = data.len() as f64 / 1e6;
+        let mut seconds = Vec::new();
+        for attempt in 0..5 {
+            let began = Instant::now();
+            upload(
+                &client,
+                &server.url,
+                "source_00",
+                &format!("big-{rows}-{attempt}.csv"),
+                data.clone(),
+                false,
+            )
+            .await;
+            seconds.push(began.elapsed().as_secs_f64());
+        }
+        let median = {
+            let mut s = seconds.clone();
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        };
+        results.push((
+            format!("{megabytes:.1} MB ({:.0} MB/s)", megabytes / median),
+            seconds,
+        ));
+    }
+    results
 }
 
 /// One HTTP/1.1 keep-alive connection that sends a fixed request and reads the response

@@ -85,6 +85,10 @@ pub struct AppState {
     pub events: EventBus,
     pub jobs: JobQueue,
     pub watcher: crate::watcher::FileWatcher,
+    /// What source statuses derive from, rebuilt when it changes.
+    source_facts: crate::sources::facts::FactsCache,
+    /// Proxies that forward requests without being trusted (reported by health).
+    pub untrusted_forwarders: crate::api::client::UntrustedForwarders,
     /// SHA-256 of the token the CLI uses, once the server listens.
     pub cli_token_hash: RwLock<Option<String>>,
     pub started_at: Instant,
@@ -93,6 +97,13 @@ pub struct AppState {
 impl AppState {
     pub fn config(&self) -> Arc<ProjectConfig> {
         self.config.get()
+    }
+
+    /// Sources, their raw tables and recent syncs, as of now (cached until one changes).
+    pub async fn source_facts(&self) -> crate::Result<Arc<crate::sources::facts::Facts>> {
+        self.source_facts
+            .get(&self.paths, &self.db, &self.warehouse)
+            .await
     }
 }
 
@@ -156,6 +167,8 @@ impl App {
             events: EventBus::default(),
             jobs,
             watcher: Default::default(),
+            source_facts: Default::default(),
+            untrusted_forwarders: Default::default(),
             cli_token_hash: RwLock::new(None),
             started_at: Instant::now(),
         });
@@ -167,17 +180,22 @@ impl App {
     }
 
     /// The whole HTTP surface behind the request guard.
-    pub fn endpoint(&self) -> impl Endpoint + 'static {
+    pub fn endpoint(&self) -> impl Endpoint<Output = poem::Response> + 'static {
         let service = api::service();
-        let spec = Arc::new(api::spec_json(&service));
+        let document = api::spec::document(&service);
+        let spec = Arc::new(serde_json::to_string_pretty(&document).unwrap_or_default() + "\n");
+        let contract = Arc::new(api::schema::Contract::new(document));
+        // The API owns `/api` and everything below it (its unknown paths answer JSON);
+        // pages own the rest. Nesting the API at `/` would shadow the page at `/`.
         let routes = web::routes(Route::new(), &service, spec)
             .at("/ws", poem::get(api::ws::socket))
-            .nest("/", service);
+            .nest_no_strip("/api", service);
         routes
             .data(self.state.clone())
             .with(CookieJarManager::new())
             .with(api::guard::Guard {
                 state: self.state.clone(),
+                contract,
             })
             // A bug must never take a connection down: answer 500 in the JSON shape.
             .with(CatchPanic::new().with_handler(|_| {
@@ -188,6 +206,16 @@ impl App {
 
     /// Serves on `addr` (e.g. `127.0.0.1:0`) until [`RunningApp::shutdown`].
     pub async fn bind(self, addr: &str) -> anyhow::Result<RunningApp> {
+        self.bind_with(addr, |endpoint| endpoint).await
+    }
+
+    /// Like [`App::bind`], with `wrap` around the whole HTTP surface (the integration
+    /// suite checks every answer against the published document this way).
+    pub async fn bind_with<W, E>(self, addr: &str, wrap: W) -> anyhow::Result<RunningApp>
+    where
+        W: FnOnce(poem::endpoint::BoxEndpoint<'static, poem::Response>) -> E,
+        E: Endpoint + 'static,
+    {
         let acceptor = TcpListener::bind(addr.to_string())
             .into_acceptor()
             .await
@@ -197,7 +225,7 @@ impl App {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
-        let endpoint = self.endpoint();
+        let endpoint = wrap(self.endpoint().boxed());
         let state = self.state.clone();
         match crate::cli_token::publish(&state.paths, &format!("http://{local}")) {
             Ok(hash) => {

@@ -224,6 +224,7 @@ pub async fn platform_health(state: &AppState) -> PlatformHealth {
     if !dbt_failures.is_empty() {
         warnings.push("dbt run failures".into());
     }
+    warnings.extend(state.untrusted_forwarders.warnings());
     let status = if !critical_issues.is_empty() {
         "critical"
     } else if !warnings.is_empty() {

@@ -141,37 +141,61 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 
 /// The access rule for a request, by method and concrete path.
 pub fn lookup(method: &str, path: &str) -> Option<Access> {
-    let path = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
-    let segments: Vec<&str> = path.split('/').collect();
+    let segments = segments(path);
     let mut best: Option<(usize, Access)> = None;
     for (route_method, template, access) in ROUTES {
         // HEAD follows GET's rule.
         if *route_method != method && !(method == "HEAD" && *route_method == "GET") {
             continue;
         }
-        let parts: Vec<&str> = template.split('/').collect();
-        if parts.len() != segments.len() {
-            continue;
-        }
-        let mut literals = 0;
-        let matched = parts.iter().zip(&segments).all(|(part, segment)| {
-            if part.starts_with('{') {
-                !segment.is_empty()
-            } else if part == segment {
-                literals += 1;
-                true
-            } else {
-                false
-            }
-        });
-        if matched && best.is_none_or(|(n, _)| literals > n) {
+        if let Some(literals) = literal_match(template, &segments)
+            && best.is_none_or(|(n, _)| literals > n)
+        {
             best = Some((literals, *access));
         }
     }
     best.map(|(_, access)| access)
+}
+
+/// The methods served at a concrete path, for the `Allow` header of a 405.
+pub fn methods_for(path: &str) -> Vec<&'static str> {
+    let segments = segments(path);
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|(_, template, _)| literal_match(template, &segments).is_some())
+        .map(|(method, _, _)| *method)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path)
+        .split('/')
+        .collect()
+}
+
+/// How many literal segments of `template` a path matched, if it matched.
+pub(crate) fn literal_match(template: &str, segments: &[&str]) -> Option<usize> {
+    let parts: Vec<&str> = template.split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut literals = 0;
+    let matched = parts.iter().zip(segments).all(|(part, segment)| {
+        if part.starts_with('{') {
+            !segment.is_empty()
+        } else if part == segment {
+            literals += 1;
+            true
+        } else {
+            false
+        }
+    });
+    matched.then_some(literals)
 }
 
 #[cfg(test)]
@@ -200,6 +224,16 @@ mod tests {
         );
         assert_eq!(lookup("HEAD", "/api/status"), Some(Access::Public));
         assert_eq!(lookup("GET", "/nothing"), None);
+    }
+
+    #[test]
+    fn methods_for_a_path() {
+        assert_eq!(methods_for("/api/auth/api-keys"), vec!["GET", "POST"]);
+        assert_eq!(
+            methods_for("/api/sources/sales/csv-files"),
+            vec!["DELETE", "GET"]
+        );
+        assert!(methods_for("/nothing").is_empty());
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub struct AuditPage {
 #[OpenApi(tag = "ApiTag::Audit")]
 impl AuditApi {
     /// Security audit events, newest first
+    ///
+    /// A page of the security audit log (logins and failures, lockouts, API key, user and 2FA
+    /// changes, syncs, uploads, permission denials), newest first. Filter by event name, by
+    /// user (id or email) and by time; `total` counts all matches, for paging with `limit`
+    /// and `offset`.
     #[oai(
         path = "/api/audit",
         method = "get",
@@ -51,12 +56,16 @@ impl AuditApi {
         user: Query<Option<String>>,
         /// Only events at or after this time.
         since: Query<Option<DateTime<Utc>>>,
+        /// At most this many events per page (1–1000, default 100).
         #[oai(
             default = "default_limit",
             validator(minimum(value = "1"), maximum(value = "1000"))
         )]
         limit: Query<u64>,
-        #[oai(default)] offset: Query<u64>,
+        /// Matching events to skip, counted from the newest (default 0); use with `total` to
+        /// page.
+        #[oai(default)]
+        offset: Query<u64>,
     ) -> Result<Json<AuditPage>> {
         let filter = AuditFilter {
             event: event.0,

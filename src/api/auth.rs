@@ -43,18 +43,55 @@ pub struct LoginResponse {
     pub requires_2fa_setup: bool,
 }
 
+/// The caller. When signed in as a user, that user's fields appear both at the top
+/// level (as the original returns them, so `me.email` works) and under `user`.
 #[derive(Object)]
 pub struct MeResponse {
     pub auth_enabled: bool,
     pub authenticated: bool,
+    #[oai(flatten)]
+    pub account: MeAccount,
     pub user: Option<UserResponse>,
     /// The role requests act with (an API key's cap may lower the account's role).
     pub role: Option<String>,
-    /// `session`, `api_key` or `disabled`.
+    /// `session`, `api_key`, `disabled` (authentication off) or `cli` (the local `dango` CLI).
     pub auth_method: Option<String>,
     pub must_change_password: bool,
     /// Permission tokens the caller holds.
     pub permissions: Vec<String>,
+}
+
+/// The signed-in user's own fields; absent when nobody is signed in or authentication
+/// is disabled.
+#[derive(Object, Default)]
+pub struct MeAccount {
+    pub id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub is_active: Option<bool>,
+    pub totp_enabled: Option<bool>,
+    pub oauth_provider: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<&UserResponse> for MeAccount {
+    fn from(user: &UserResponse) -> Self {
+        Self {
+            id: Some(user.id.clone()),
+            email: Some(user.email.clone()),
+            display_name: Some(user.display_name.clone()),
+            is_active: Some(user.is_active),
+            totp_enabled: Some(user.totp_enabled),
+            oauth_provider: user.oauth_provider.clone(),
+            locked_until: user.locked_until,
+            last_login: user.last_login,
+            created_at: Some(user.created_at),
+            updated_at: Some(user.updated_at),
+        }
+    }
 }
 
 #[derive(Object)]
@@ -225,6 +262,10 @@ impl AuthApi {
     }
 
     /// Log out (end the current session)
+    ///
+    /// Ends the session the request was made with and expires the `dango_session` cookie;
+    /// the logout is audited. With an API key nothing is revoked (revoke the key instead),
+    /// but the call still succeeds.
     #[oai(path = "/api/auth/logout", method = "post", operation_id = "logout")]
     async fn logout(
         &self,
@@ -248,6 +289,13 @@ impl AuthApi {
     }
 
     /// The current user (or that authentication is disabled)
+    ///
+    /// Who the caller is; when nobody is signed in it answers with `authenticated: false`.
+    /// With authentication disabled in project.yml (`auth_method: disabled`), or for the
+    /// local `dango` CLI (`auth_method: cli`), the caller is an admin with no `user`.
+    /// Otherwise it returns the account, with its fields both under `user` and at the top
+    /// level, the effective `role` (an API key's cap may lower it), `auth_method` and the
+    /// permission tokens held.
     #[oai(path = "/api/auth/me", method = "get", operation_id = "me")]
     async fn me(&self, state: Data<&Arc<AppState>>, Ctx(ctx): Ctx) -> Result<Json<MeResponse>> {
         let auth_enabled = state.config().auth.enabled;
@@ -255,6 +303,7 @@ impl AuthApi {
             return Ok(Json(MeResponse {
                 auth_enabled,
                 authenticated: false,
+                account: MeAccount::default(),
                 user: None,
                 role: None,
                 auth_method: None,
@@ -279,6 +328,7 @@ impl AuthApi {
         Ok(Json(MeResponse {
             auth_enabled,
             authenticated: true,
+            account: user.as_ref().map(MeAccount::from).unwrap_or_default(),
             user,
             role: Some(principal.role.as_str().into()),
             auth_method: Some(method.into()),
@@ -333,6 +383,10 @@ impl AuthApi {
     }
 
     /// Your active sessions
+    ///
+    /// Your live, fully logged-in sessions, newest first (2FA-pending and expired sessions
+    /// are left out), with client IP and user agent. `is_current` marks the session of this
+    /// request.
     #[oai(
         path = "/api/auth/sessions",
         method = "get",
@@ -362,6 +416,10 @@ impl AuthApi {
     }
 
     /// Revoke one of your other sessions
+    ///
+    /// Ends one of your other live sessions; the revocation is audited. The current session
+    /// cannot be revoked here (use logout), and an id that is not one of your live sessions
+    /// is not found.
     #[oai(
         path = "/api/auth/sessions/:session_id",
         method = "delete",
@@ -371,6 +429,8 @@ impl AuthApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of one of your live sessions (a UUID, from `GET /api/auth/sessions`); the
+        /// current session is refused (400), any other id is not found (404).
         session_id: Path<String>,
     ) -> Result<Json<SuccessResponse>> {
         let Caller(principal, ctx) = caller;
@@ -461,6 +521,10 @@ impl AuthApi {
     }
 
     /// Your API keys (prefixes and metadata, never the keys)
+    ///
+    /// Your API keys that have not been revoked, newest first: name, 12-character prefix,
+    /// role cap, creation time, last use (updated at most once a minute) and expiry. Expired
+    /// keys are still listed.
     #[oai(
         path = "/api/auth/api-keys",
         method = "get",
@@ -477,6 +541,10 @@ impl AuthApi {
     }
 
     /// Revoke one of your API keys
+    ///
+    /// Revokes one of your own keys at once: requests made with it are no longer
+    /// authenticated. The revocation is audited; an unknown, already revoked or someone
+    /// else's key is not found.
     #[oai(
         path = "/api/auth/api-keys/:key_id",
         method = "delete",
@@ -486,6 +554,8 @@ impl AuthApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// `id` of one of your active keys (a UUID, from `GET /api/auth/api-keys`); any other
+        /// id is not found (404).
         key_id: Path<String>,
     ) -> Result<Json<SuccessResponse>> {
         let Caller(principal, ctx) = caller;

@@ -28,6 +28,12 @@ fn check_name(name: &str) -> Result<()> {
 #[OpenApi(tag = "ApiTag::Catalog")]
 impl CatalogApi {
     /// Models, seeds and sources with tests, documentation and row counts
+    ///
+    /// Models (grouped `staging` → `intermediate` → `marts`) followed by seeds, plus the dbt
+    /// sources, from the manifest; each has test counts by last result, documented and total
+    /// columns, tags, materialization, estimated row count and last build status.
+    /// `overview.source_count` counts sources.yml entries and `table_count` dbt source tables;
+    /// the lists are empty when no manifest exists.
     #[oai(
         path = "/api/catalog/models",
         method = "get",
@@ -38,6 +44,11 @@ impl CatalogApi {
     }
 
     /// One model or source: columns, SQL, compiled SQL, tests, dependencies
+    ///
+    /// Looks the name up among models, seeds and snapshots, then among dbt source tables.
+    /// It returns the columns (live types and nullability from the warehouse when the
+    /// relation exists, otherwise the documented columns), raw and compiled SQL, tests with
+    /// their last result, parents, children (excluding tests) and an exact row count.
     #[oai(
         path = "/api/catalog/models/:model_name",
         method = "get",
@@ -46,6 +57,9 @@ impl CatalogApi {
     async fn model(
         &self,
         state: Data<&Arc<AppState>>,
+        /// Name (not `unique_id`) of a model, seed or snapshot, otherwise of a dbt source table
+        /// (letters, digits and underscores, at most 128; exact, case-sensitive); 404 when it
+        /// is not in the manifest or there is no manifest.
         model_name: Path<String>,
     ) -> Result<Json<ModelDetail>> {
         check_name(&model_name)?;
@@ -53,6 +67,10 @@ impl CatalogApi {
     }
 
     /// The lineage graph: every model, seed, snapshot and source, and their edges
+    ///
+    /// Every model, seed, snapshot and dbt source as a node (sorted by id), and a parent →
+    /// child edge for each `depends_on`, with test and documentation counts per node. Until a
+    /// dbt manifest exists the graph is not found.
     #[oai(
         path = "/api/catalog/lineage",
         method = "get",
@@ -63,6 +81,10 @@ impl CatalogApi {
     }
 
     /// Everything downstream of a model or source
+    ///
+    /// The tree of everything that depends on the node, directly or indirectly, with
+    /// downstream counts. An edge back into the current path is marked `cycle: true` and not
+    /// followed.
     #[oai(
         path = "/api/catalog/impact/:model_name",
         method = "get",
@@ -71,6 +93,9 @@ impl CatalogApi {
     async fn impact(
         &self,
         state: Data<&Arc<AppState>>,
+        /// Name of any non-test node (model, seed, snapshot, analysis) or of a dbt source table
+        /// (letters, digits and underscores, at most 128; exact, case-sensitive); 404 when it
+        /// is not in the manifest or there is no manifest.
         model_name: Path<String>,
     ) -> Result<Json<Impact>> {
         check_name(&model_name)?;

@@ -109,6 +109,11 @@ async fn submit(
 #[OpenApi(tag = "ApiTag::Dbt")]
 impl DbtApi {
     /// All dbt models with materialization, row count and last run status
+    ///
+    /// The `model` nodes of `dbt/target/manifest.json` (no seeds or snapshots), sorted by
+    /// schema and name, with materialization, dependencies, estimated row counts from the
+    /// warehouse, and the status and time of their last build. The list is empty when there
+    /// is no manifest yet.
     #[oai(
         path = "/api/dbt/models",
         method = "get",
@@ -119,6 +124,11 @@ impl DbtApi {
     }
 
     /// Run one model (and, with `cascade`, everything downstream of it)
+    ///
+    /// Queues a transform run of `dbt run --select <model>+`, or of only `<model>` with
+    /// `cascade=false`; the command is `run`, so no tests or seeds are built. It is refused
+    /// while another dbt run is queued or running, or when the project has no dbt project.
+    /// Poll `GET /api/sync/status/{run_id}` for the outcome.
     #[oai(
         path = "/api/dbt/models/:model_name/run",
         method = "post",
@@ -128,8 +138,13 @@ impl DbtApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Name of a dbt model in the manifest (letters, digits and underscores, at most 128;
+        /// exact, case-sensitive); seeds, snapshots and unknown names get 404.
         model_name: Path<String>,
-        #[oai(default = "yes")] cascade: Query<bool>,
+        /// Also run every model downstream (`<model>+`); default `true`, `false` runs only
+        /// this model.
+        #[oai(default = "yes")]
+        cascade: Query<bool>,
     ) -> Result<Json<ModelRunResponse>> {
         let Caller(principal, _) = caller;
         if !crate::config::sources::is_valid_identifier(&model_name) {
@@ -176,6 +191,12 @@ impl DbtApi {
     }
 
     /// Build a selection of the dbt project (`dbt build --select …`)
+    ///
+    /// Queues a transform run with the given command (default `build`), selection,
+    /// exclusion, `--full-refresh` and vars; an empty `select` builds everything. The
+    /// selection syntax is checked only when the run executes, so a bad selector ends in a
+    /// failed run. It is refused while another dbt run is active; poll
+    /// `GET /api/sync/status/{run_id}` for the outcome.
     #[oai(path = "/api/dbt/run", method = "post", operation_id = "run_dbt")]
     async fn run(
         &self,

@@ -5,10 +5,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
+use poem_openapi::error::ContentTypeError;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaRequest, Registry};
 use poem_openapi::types::multipart::Upload;
-use poem_openapi::{Multipart, Object, OpenApi};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, Multipart, Object, OpenApi,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -27,10 +32,63 @@ pub struct FilesApi;
 
 pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 
+/// The documented shape of an upload. The handler does not parse it into memory or a
+/// temporary file: [`StreamedUpload`] hands it the body to stream into place.
 #[derive(Multipart)]
 pub struct UploadForm {
     /// The file (CSV for `csv` sources; CSV, JSON, JSONL, NDJSON or Parquet for `local_files`).
+    #[expect(
+        dead_code,
+        reason = "the shape is documented here; StreamedUpload reads the body"
+    )]
     pub file: Upload,
+}
+
+/// A `multipart/form-data` body in the shape of [`UploadForm`], read as it arrives.
+pub struct StreamedUpload(multer::Multipart<'static>);
+
+impl<'a> ApiExtractor<'a> for StreamedUpload {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <UploadForm as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        <UploadForm as ApiExtractor<'a>>::request_meta()
+    }
+
+    async fn from_request(
+        request: &'a poem::Request,
+        body: &mut poem::RequestBody,
+        _options: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let content_type = request
+            .content_type()
+            .ok_or(ContentTypeError::ExpectContentType)?;
+        let boundary =
+            multer::parse_boundary(content_type).map_err(|_| ContentTypeError::NotSupported {
+                content_type: content_type.to_string(),
+            })?;
+        Ok(Self(multer::Multipart::new(
+            body.take()?.into_bytes_stream(),
+            boundary,
+        )))
+    }
+}
+
+impl StreamedUpload {
+    /// The `file` part (other parts are skipped).
+    async fn file(&mut self) -> Result<multer::Field<'static>> {
+        while let Some(field) = self.0.next_field().await.map_err(malformed)? {
+            if field.name() == Some("file") {
+                return Ok(field);
+            }
+        }
+        Err(Error::bad_request("The upload has no `file` part"))
+    }
 }
 
 #[derive(Object)]
@@ -128,9 +186,10 @@ fn check_extension(source: &SourceConfig, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the upload next to its destination, then links it into place, which fails
-/// if the name is taken (no overwrite, no race).
-async fn store(upload: Upload, dir: &FsPath, name: &str) -> Result<u64> {
+/// Streams the upload into a file next to its destination (its only copy: the bytes are
+/// written once, as they arrive), syncs it, then links it into place, which fails if the
+/// name is taken (no overwrite, no race). A failed or oversized upload leaves nothing.
+async fn store(mut field: multer::Field<'static>, dir: &FsPath, name: &str) -> Result<u64> {
     tokio::fs::create_dir_all(dir).await?;
     let target = dir.join(name);
     if tokio::fs::try_exists(&target).await.unwrap_or(false) {
@@ -138,11 +197,20 @@ async fn store(upload: Upload, dir: &FsPath, name: &str) -> Result<u64> {
     }
     let temp = dir.join(format!(".upload-{}.tmp", uuid::Uuid::new_v4().simple()));
     let result = async {
-        let mut reader = upload.into_async_read();
-        let mut file = tokio::fs::File::create(&temp).await?;
-        let written = tokio::io::copy(&mut reader, &mut file).await?;
-        file.flush().await?;
-        file.sync_all().await?;
+        let file = tokio::fs::File::create(&temp).await?;
+        let mut writer = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut written: u64 = 0;
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            written += chunk.len() as u64;
+            if written > MAX_UPLOAD_BYTES as u64 {
+                return Err(too_large());
+            }
+            writer.write_all(&chunk).await?;
+        }
+        writer.flush().await?;
+        let file = writer.into_inner();
+        // Durable before it is visible: a crash never leaves a truncated file to be loaded.
+        file.sync_data().await?;
         drop(file);
         match tokio::fs::hard_link(&temp, &target).await {
             Ok(()) => Ok(written),
@@ -155,26 +223,41 @@ async fn store(upload: Upload, dir: &FsPath, name: &str) -> Result<u64> {
     result
 }
 
+/// Large writes: the disk sees few, big requests.
+const WRITE_BUFFER: usize = 4 * 1024 * 1024;
+
+fn too_large() -> Error {
+    Error::too_large("File too large. Maximum upload size is 100 MB.")
+}
+
+fn malformed(err: multer::Error) -> Error {
+    Error::bad_request(format!(
+        "The upload is not valid multipart/form-data: {err}"
+    ))
+}
+
 fn exists(name: &str) -> Error {
     Error::conflict(format!(
         "File '{name}' already exists. Delete the existing file first or rename your file."
     ))
 }
 
-/// `file_path` (absolute, or relative to the source directory) resolved inside `dir`.
-fn confined_path(dir: &FsPath, file_path: &str) -> Result<PathBuf> {
+/// `file_path` resolved inside `dir`: the absolute path the listing reports (through
+/// any symlink), or a path relative to the source directory or to the project root.
+fn confined_path(dir: &FsPath, project_root: &FsPath, file_path: &str) -> Result<PathBuf> {
     let dir = dir
         .canonicalize()
         .map_err(|_| Error::not_found(format!("Source directory not found: {}", dir.display())))?;
     let candidate = FsPath::new(file_path);
-    let joined = if candidate.is_absolute() {
-        candidate.to_path_buf()
+    let resolved = if candidate.is_absolute() {
+        candidate.canonicalize().ok()
     } else {
         dir.join(candidate)
-    };
-    let resolved = joined
-        .canonicalize()
-        .map_err(|_| Error::not_found(format!("File not found: {file_path}")))?;
+            .canonicalize()
+            .or_else(|_| project_root.join(candidate).canonicalize())
+            .ok()
+    }
+    .ok_or_else(|| Error::not_found(format!("File not found: {file_path}")))?;
     if !resolved.starts_with(&dir) || resolved == dir {
         return Err(
             Error::forbidden("Cannot delete files outside source directory")
@@ -218,24 +301,24 @@ impl FilesApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Name of a configured `csv` or `local_files` source (letters, digits and underscores,
+        /// at most 128; case-insensitive); other source types get 400, an unknown name 404.
         source_name: Path<String>,
-        #[oai(default)] trigger_sync: Query<bool>,
-        form: UploadForm,
+        /// Start a sync of the source after storing the file (default `false`); if one is
+        /// already queued or running, none starts (`auto_sync: false`) and the next sync loads it.
+        #[oai(default)]
+        trigger_sync: Query<bool>,
+        mut upload: StreamedUpload,
     ) -> Result<Json<UploadResponse>> {
         let Caller(principal, ctx) = caller;
         let (source, dir) = file_source(&state, &source_name)?;
-        let name = form
-            .file
+        let file = upload.file().await?;
+        let name = file
             .file_name()
             .and_then(sanitize_filename)
             .ok_or_else(|| Error::bad_request("The upload has no file name"))?;
         check_extension(&source, &name)?;
-        if form.file.size() > MAX_UPLOAD_BYTES {
-            return Err(Error::too_large(
-                "File too large. Maximum upload size is 100 MB.",
-            ));
-        }
-        let size = store(form.file, &dir, &name).await?;
+        let size = store(file, &dir, &name).await?;
         audit::record(
             &state.db,
             AuditEvent::new("csv_uploaded")
@@ -302,6 +385,11 @@ impl FilesApi {
     }
 
     /// Files of a file source, on disk and loaded
+    ///
+    /// The files in the source's directory that match its `file_pattern`, merged with what
+    /// has been loaded. Each file is `pending` (on disk, not loaded), `loaded`, `updated`
+    /// (reloaded after a change) or `file_deleted` (loaded, but gone from disk until the next
+    /// sync removes its rows).
     #[oai(
         path = "/api/sources/:source_name/csv-files",
         method = "get",
@@ -310,6 +398,8 @@ impl FilesApi {
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
+        /// Name of a configured `csv` or `local_files` source (letters, digits and underscores,
+        /// at most 128; case-insensitive); other source types get 400, an unknown name 404.
         source_name: Path<String>,
     ) -> Result<Json<FileList>> {
         let (source, dir) = file_source(&state, &source_name)?;
@@ -383,12 +473,17 @@ impl FilesApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Name of a configured `csv` or `local_files` source (letters, digits and underscores,
+        /// at most 128; case-insensitive); other source types get 400, an unknown name 404.
         source_name: Path<String>,
+        /// The file to delete, with its loaded rows: the absolute `path` from the file listing,
+        /// or a path relative to the source directory (or the project root). After following
+        /// symlinks it must be a file inside the source directory (403 otherwise, 404 if missing).
         file_path: Query<String>,
     ) -> Result<Json<DeleteResponse>> {
         let Caller(principal, ctx) = caller;
         let (source, dir) = file_source(&state, &source_name)?;
-        let path = confined_path(&dir, &file_path)?;
+        let path = confined_path(&dir, &state.paths.root, &file_path)?;
         let relative = relative_name(&dir, &path);
         let name = source.name.clone();
         let rel = relative.clone();

@@ -11,11 +11,14 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
 use serde_json::json;
 
 use super::access::{self, Access};
+use super::client::{ClientAddress, trusted_proxies};
 use super::context::RequestContext;
 use super::error::{error_response, poem_error_to_response};
+use super::headers;
+use super::schema::Contract;
 use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
-use crate::auth::rate_limit::{RateGroup, client_ip};
+use crate::auth::rate_limit::RateGroup;
 use crate::auth::sessions::{self, COOKIE_NAME, SessionPolicy};
 use crate::auth::{AuthMethod, Principal, api_keys, users as accounts};
 use crate::config::ProjectConfig;
@@ -26,7 +29,7 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub const UPLOAD_BODY_LIMIT: usize = 100 * 1024 * 1024 + 64 * 1024;
 
 /// What a session that must change its password may still do.
-const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
+pub(crate) const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
     "/api/auth/change-password",
     "/api/auth/me",
     "/api/auth/logout",
@@ -43,6 +46,8 @@ const UNLIMITED_PREFIXES: &[&str] = &[
 
 pub struct Guard {
     pub state: Arc<AppState>,
+    /// The published document, which request bodies must satisfy.
+    pub contract: Arc<Contract>,
 }
 
 impl<E: Endpoint> Middleware<E> for Guard {
@@ -52,6 +57,7 @@ impl<E: Endpoint> Middleware<E> for Guard {
         GuardEndpoint {
             inner,
             state: self.state.clone(),
+            contract: self.contract.clone(),
         }
     }
 }
@@ -59,20 +65,66 @@ impl<E: Endpoint> Middleware<E> for Guard {
 pub struct GuardEndpoint<E> {
     inner: E,
     state: Arc<AppState>,
+    contract: Arc<Contract>,
 }
 
 impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        Ok(match self.check(req).await {
+        let config = self.state.config();
+        let trusted = trusted_proxies(&config.auth.rate_limit.trusted_proxies);
+        let client = ClientAddress::of(
+            Self::peer_ip(&req),
+            req.headers(),
+            req.uri().scheme_str() == Some("https"),
+            &trusted,
+        );
+        self.state.untrusted_forwarders.record(&client);
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        let html_page = wants_html_page(&req, &path);
+        let mut response = match self.check(req, &config, &client).await {
             Ok(req) => match self.inner.call(req).await {
                 Ok(output) => output.into_response(),
-                Err(err) => poem_error_to_response(err),
+                Err(err) => unrouted(err, &method, &path, html_page),
             },
             Err(refusal) => *refusal,
-        })
+        };
+        headers::secure(&mut response, &path, client.https);
+        Ok(response)
     }
+}
+
+/// An error no handler turned into a response: routing (404, 405 with `Allow`), parsing
+/// (400, 415). A browser opening a page that does not exist gets a page, not JSON.
+fn unrouted(err: poem::Error, method: &Method, path: &str, html_page: bool) -> Response {
+    let status = err.status();
+    if status == StatusCode::NOT_FOUND && html_page {
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .content_type("text/html; charset=utf-8")
+            .body(crate::web::NOT_FOUND_PAGE);
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        tracing::debug!(%method, path, "method not allowed");
+        return method_not_allowed(path);
+    }
+    poem_error_to_response(err)
+}
+
+/// 405 with the methods the path takes in `Allow`.
+fn method_not_allowed(path: &str) -> Response {
+    let mut response = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "DANGO-G405",
+        "Method not allowed",
+        None,
+    );
+    if let Ok(value) = access::methods_for(path).join(", ").parse() {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -120,30 +172,46 @@ impl<E> GuardEndpoint<E> {
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
-    async fn check(&self, mut req: Request) -> Result<Request, Box<Response>> {
-        let config = self.state.config();
+    async fn check(
+        &self,
+        mut req: Request,
+        config: &ProjectConfig,
+        client: &ClientAddress,
+    ) -> Result<Request, Box<Response>> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
-        let peer = Self::peer_ip(&req);
-        let trusted: Vec<IpAddr> = config
-            .auth
-            .rate_limit
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| p.parse().ok())
-            .collect();
-        let ip = client_ip(peer, header_str(&req, "x-forwarded-for"), &trusted);
-        let behind_trusted_proxy = trusted.contains(&peer);
+        let ip = client.ip;
 
-        self.rate_limit(&config, &method, &path, ip)?;
-        let access = access::lookup(method.as_str(), &path).unwrap_or(Access::Authenticated);
+        self.rate_limit(config, &method, &path, client)?;
+        let Some(access) = access::lookup(method.as_str(), &path).or_else(|| {
+            // A path the server has, asked with a method it does not serve there: say
+            // which methods it takes (the document is public), whoever is asking.
+            access::methods_for(&path)
+                .is_empty()
+                .then_some(Access::Authenticated)
+        }) else {
+            return Err(method_not_allowed(&path).into());
+        };
 
         let session_cookie = cookie_value(&req, COOKIE_NAME);
         let (principal, via_cookie) = if config.auth.enabled {
-            self.authenticate(&req, &config, session_cookie.as_deref(), access)
+            self.authenticate(&req, config, session_cookie.as_deref(), access, client)
                 .await?
-        } else {
+        } else if client.is_local() {
             (Some(Principal::local_admin()), false)
+        } else if access == Access::Public {
+            (None, false)
+        } else {
+            // Without authentication every caller is an admin: only this machine may call,
+            // never a client a reverse proxy forwards.
+            return Err(error_response(
+                StatusCode::FORBIDDEN,
+                "DANGO-S014",
+                "Authentication is disabled, so this server answers only local clients; \
+                 requests through a proxy are refused. Turn it on with `dango auth enable`.",
+                None,
+            )
+            .into());
         };
 
         if let Access::Authenticated | Access::Permission(_) = access {
@@ -206,12 +274,12 @@ impl<E> GuardEndpoint<E> {
         }
 
         // Only after the caller is known to be allowed: a refusal must not depend on the body.
-        enforce_body_limit(&mut req, &path).await?;
+        if takes_body(&method) {
+            enforce_body_limit(&mut req, &path).await?;
+            self.check_json_body(&mut req, &method, &path).await?;
+        }
 
-        let forwarded_https = behind_trusted_proxy
-            && header_str(&req, "x-forwarded-proto")
-                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-        let secure = req.uri().scheme_str() == Some("https") || forwarded_https;
+        let secure = client.https;
         let host = header_str(&req, "host").unwrap_or("localhost").to_string();
         let context = RequestContext {
             principal,
@@ -225,28 +293,81 @@ impl<E> GuardEndpoint<E> {
         Ok(req)
     }
 
+    /// A JSON body must be what the document declares for the operation: the right types
+    /// (no number where a string is declared), values of closed sets, required fields.
+    async fn check_json_body(
+        &self,
+        req: &mut Request,
+        method: &Method,
+        path: &str,
+    ) -> Result<(), Box<Response>> {
+        let is_json = header_str(req, "content-type")
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+        let Some(schema) = self
+            .contract
+            .operation(method.as_str(), path)
+            .and_then(|(_, operation)| self.contract.json_request_schema(operation))
+        else {
+            return Ok(());
+        };
+        if !is_json {
+            return Ok(()); // poem-openapi answers 415
+        }
+        let bytes = req
+            .take_body()
+            .into_bytes_limit(JSON_BODY_LIMIT)
+            .await
+            .map_err(|_| {
+                Box::new(error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "DANGO-V413",
+                    &format!("Request body too large (limit {JSON_BODY_LIMIT} bytes)"),
+                    None,
+                ))
+            })?;
+        let invalid = |detail: String| {
+            Box::new(error_response(
+                StatusCode::BAD_REQUEST,
+                "DANGO-V001",
+                &detail,
+                None,
+            ))
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|err| invalid(format!("The request body is not valid JSON: {err}")))?;
+        let problems = self.contract.check(schema, &value, "body");
+        if !problems.is_empty() {
+            return Err(invalid(format!(
+                "Invalid request body: {}",
+                problems.join("; ")
+            )));
+        }
+        req.set_body(Body::from(bytes));
+        Ok(())
+    }
+
     fn rate_limit(
         &self,
         config: &ProjectConfig,
         method: &Method,
         path: &str,
-        ip: IpAddr,
+        client: &ClientAddress,
     ) -> Result<(), Box<Response>> {
         let limits = &config.auth.rate_limit;
+        let ip = client.ip;
+        // Only a direct local client is exempt: behind a proxy on this host every
+        // client's TCP peer is loopback too.
         if !limits.enabled
             || *method == Method::OPTIONS
-            || (limits.exempt_loopback && ip.is_loopback())
+            || (limits.exempt_loopback && client.is_local())
         {
             return Ok(());
         }
-        let (group, window) = if path == "/api/auth/login" {
-            (RateGroup::Login, limits.login)
-        } else if path.starts_with("/api/")
-            && !UNLIMITED_PREFIXES.iter().any(|p| path.starts_with(p))
-        {
-            (RateGroup::Api, limits.api)
-        } else {
-            return Ok(());
+        let (group, window) = match rate_group(path) {
+            Some(RateGroup::Login) => (RateGroup::Login, limits.login),
+            Some(RateGroup::Api) => (RateGroup::Api, limits.api),
+            None => return Ok(()),
         };
         self.state
             .rate_limiter
@@ -270,6 +391,7 @@ impl<E> GuardEndpoint<E> {
         config: &ProjectConfig,
         session_cookie: Option<&str>,
         access: Access,
+        client: &ClientAddress,
     ) -> Result<(Option<Principal>, bool), Box<Response>> {
         let db = &self.state.db;
         let internal = |err: crate::Error| err.to_response();
@@ -301,9 +423,13 @@ impl<E> GuardEndpoint<E> {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
-            let local = Self::peer_ip(req).is_loopback();
-            if local && expected.is_some_and(|hash| crate::cli_token::matches(&token, &hash)) {
+            if client.is_local()
+                && expected.is_some_and(|hash| crate::cli_token::matches(&token, &hash))
+            {
                 return Ok((Some(Principal::local_cli()), false));
+            }
+            if access == Access::Public {
+                return Ok((None, false));
             }
             return Err(error_response(
                 StatusCode::UNAUTHORIZED,
@@ -370,7 +496,23 @@ fn redirect(location: &str) -> Response {
         .finish()
 }
 
-fn is_upload_path(path: &str) -> bool {
+/// Which rate limit a path counts against, if any.
+pub(crate) fn rate_group(path: &str) -> Option<RateGroup> {
+    if path == "/api/auth/login" {
+        Some(RateGroup::Login)
+    } else if path.starts_with("/api/") && !UNLIMITED_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        Some(RateGroup::Api)
+    } else {
+        None
+    }
+}
+
+/// Methods whose body the server reads (and limits); other bodies are never read.
+pub(crate) fn takes_body(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PUT | Method::PATCH)
+}
+
+pub(crate) fn is_upload_path(path: &str) -> bool {
     path.starts_with("/api/sources/") && path.ends_with("/upload-csv")
 }
 

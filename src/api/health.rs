@@ -74,6 +74,10 @@ fn human_duration(seconds: u64) -> String {
 #[OpenApi(tag = "ApiTag::Health")]
 impl HealthApi {
     /// Service health (public: nothing secret in it)
+    ///
+    /// A liveness check with the version and uptime; `status` is always `healthy` when the
+    /// server answers. `services.duckdb` is `busy` while an external dbt process holds the
+    /// warehouse file, and `services.dbt_docs` is `not_generated` until a dbt manifest exists.
     #[oai(path = "/api/status", method = "get", operation_id = "status")]
     async fn status(&self, state: Data<&Arc<AppState>>) -> Json<StatusResponse> {
         let duckdb = if state.warehouse.is_open() {
@@ -102,6 +106,9 @@ impl HealthApi {
     }
 
     /// API entry point: version and where the docs are
+    ///
+    /// Static pointers for clients: the API name, the server version, where this
+    /// documentation is (`/api/docs`) and the WebSocket endpoint for live events (`/ws`).
     #[oai(path = "/api", method = "get", operation_id = "api_info")]
     async fn info(&self) -> Json<ApiInfo> {
         Json(ApiInfo {
@@ -113,6 +120,11 @@ impl HealthApi {
     }
 
     /// File watcher state and settings
+    ///
+    /// The watcher's settings from project.yml (`platform.auto_sync`, `auto_dbt`,
+    /// `debounce_seconds`, patterns and directories) and its live state. `running` is false
+    /// when `auto_sync` is off or no directory could be watched; `pending_files` are changes
+    /// waiting for the quiet period, and `last_run_id` is the last sync the watcher started.
     #[oai(
         path = "/api/watcher/status",
         method = "get",
@@ -138,6 +150,11 @@ impl HealthApi {
     }
 
     /// Platform health: warehouse, disk, failures, issues
+    ///
+    /// Warehouse size and tables per layer, free disk space, sources whose latest sync in the
+    /// last 24 hours failed, failed nodes of the last dbt run, and the warnings and critical
+    /// issues they add up to. `status` is `critical` when there is any critical issue,
+    /// otherwise `warning` when there is any warning.
     #[oai(
         path = "/api/health/platform",
         method = "get",
@@ -148,6 +165,9 @@ impl HealthApi {
     }
 
     /// Deployment history (cloud deployments; empty for a local install)
+    ///
+    /// Entries of `.dango/state/deployments.jsonl`, newest first; unreadable lines are
+    /// skipped. Nothing in a local install writes this file, so the list is normally empty.
     #[oai(
         path = "/api/deployments/history",
         method = "get",

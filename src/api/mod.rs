@@ -2,16 +2,21 @@
 //! Authorization is enforced by [`guard`] from the table in [`access`].
 
 pub mod access;
+pub mod client;
 pub mod context;
 pub mod error;
 pub mod guard;
+mod headers;
 pub mod models;
+pub mod schema;
+pub mod spec;
 
 mod audit;
 mod auth;
 mod catalog;
 mod dbt;
 mod files;
+mod handler_errors;
 mod health;
 mod oauth;
 mod settings;
@@ -21,8 +26,9 @@ mod two_factor;
 mod users;
 pub mod ws;
 
+pub use spec::spec_json;
+
 use poem_openapi::{OpenApiService, Tags};
-use serde_json::{Value, json};
 
 use crate::app::VERSION;
 
@@ -98,57 +104,4 @@ pub fn service() -> OpenApiService<Api, ()> {
          header) or with `Authorization: Bearer dango_ak_...`. Every operation states who may \
          call it in `x-dango-permission`. Errors are `{\"detail\", \"code\"}`.",
     )
-}
-
-/// The OpenAPI document as served and committed: poem-openapi's spec plus, per
-/// operation, the access rule from [`access::ROUTES`] and the security schemes.
-pub fn spec_json(service: &OpenApiService<Api, ()>) -> String {
-    let mut spec: Value = serde_json::from_str(&service.spec()).unwrap_or_else(|_| json!({}));
-    spec["components"]["securitySchemes"] = json!({
-        "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "dango_session",
-                          "description": "Session cookie set by POST /api/auth/login"},
-        "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "dango_ak_...",
-                   "description": "API key from POST /api/auth/api-keys"}
-    });
-    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
-        for (path, item) in paths.iter_mut() {
-            let Some(operations) = item.as_object_mut() else {
-                continue;
-            };
-            for (method, operation) in operations.iter_mut() {
-                let access = access::lookup(&method.to_uppercase(), &concrete(path))
-                    .unwrap_or(access::Access::Authenticated);
-                let label = access.label();
-                operation["x-dango-permission"] = json!(label);
-                operation["security"] = match access {
-                    access::Access::Public | access::Access::PartialSession => json!([]),
-                    _ => json!([{"sessionCookie": []}, {"apiKey": []}]),
-                };
-                let who = match access {
-                    access::Access::Public => "Public.".to_string(),
-                    access::Access::PartialSession => {
-                        "Needs a partial (2FA-pending) session cookie.".to_string()
-                    }
-                    access::Access::Authenticated => "Any signed-in user.".to_string(),
-                    access::Access::Permission(p) => format!("Permission `{p}`."),
-                };
-                let description = operation
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(|d| format!("{d}\n\n"))
-                    .unwrap_or_default();
-                operation["description"] = json!(format!("{description}**Access:** {who}"));
-            }
-        }
-    }
-    serde_json::to_string_pretty(&spec).unwrap_or_default() + "\n"
-}
-
-/// A concrete path for a template (`{x}` → `x`), for looking up its access rule.
-fn concrete(template: &str) -> String {
-    template
-        .split('/')
-        .map(|s| if s.starts_with('{') { "x" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
 }

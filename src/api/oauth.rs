@@ -57,6 +57,10 @@ fn redirect_uri(state: &AppState, ctx: &RequestContext, provider: &str) -> Strin
 #[OpenApi(tag = "ApiTag::Authentication")]
 impl OAuthApi {
     /// OAuth login providers configured for this project
+    ///
+    /// The providers under `auth.oauth_providers` in project.yml, for login buttons: name,
+    /// display name (`Google` or `GitHub` for the presets unless overridden) and the URL that
+    /// starts the login. The list is empty when none are configured.
     #[oai(
         path = "/api/auth/oauth/providers",
         method = "get",
@@ -76,6 +80,11 @@ impl OAuthApi {
     }
 
     /// Start an OAuth login (redirects to the provider)
+    ///
+    /// Sets a short-lived state cookie (10 minutes) and redirects to the provider's
+    /// authorization page, with the callback at
+    /// `{public_url or origin}/api/auth/oauth/{provider_name}/callback`. An unconfigured
+    /// provider redirects to `/login?error=…` instead.
     #[oai(
         path = "/api/auth/oauth/:provider_name/login",
         method = "get",
@@ -86,6 +95,8 @@ impl OAuthApi {
         state: Data<&Arc<AppState>>,
         Ctx(ctx): Ctx,
         jar: &CookieJar,
+        /// A key of `auth.oauth_providers` in project.yml (`google`, `github` or a custom
+        /// name); an unconfigured name redirects to `/login?error=…`.
         provider_name: Path<String>,
     ) -> Redirect {
         let Some(provider) = oauth::provider(&state.config().auth, &provider_name) else {
@@ -109,6 +120,13 @@ impl OAuthApi {
     }
 
     /// OAuth provider callback (finishes the login, redirects to the app)
+    ///
+    /// The provider returns here: the server checks `state` against the cookie, exchanges
+    /// `code` for the verified email and logs into the **existing** account linked to that
+    /// identity or with that email (linking it on first use; it never creates users).
+    /// Success sets the session cookie and redirects to `/`, to `/setup` (password change or
+    /// 2FA enrolment required) or to `/login?requires_2fa=true`; failures redirect to
+    /// `/login?error=…`, and rejected logins are audited as `login_failure`.
     #[allow(clippy::too_many_arguments)] // one parameter per query field of the callback
     #[oai(
         path = "/api/auth/oauth/:provider_name/callback",
@@ -120,9 +138,17 @@ impl OAuthApi {
         state: Data<&Arc<AppState>>,
         Ctx(ctx): Ctx,
         jar: &CookieJar,
+        /// The provider the login was started with (same values as for the login step).
         provider_name: Path<String>,
+        /// Authorization code from the provider; without it the login ends with a redirect to
+        /// `/login?error=…`.
         code: Query<Option<String>>,
-        #[oai(name = "state")] state_param: Query<Option<String>>,
+        /// Must equal the state cookie set by the login step (valid 10 minutes); otherwise the
+        /// login is refused as a possible CSRF.
+        #[oai(name = "state")]
+        state_param: Query<Option<String>>,
+        /// Sent by the provider when the user cancelled or access was denied; any value ends
+        /// the login with a redirect to `/login?error=…`.
         error: Query<Option<String>>,
     ) -> Redirect {
         let expected_state = jar.get(STATE_COOKIE).map(|c| c.value_str().to_string());

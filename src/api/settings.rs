@@ -34,6 +34,10 @@ pub struct MetabaseConfig {
 #[OpenApi(tag = "ApiTag::Configuration")]
 impl SettingsApi {
     /// Project name and service URLs
+    ///
+    /// The project name and organization, the configured port, and the URLs of the web app,
+    /// the API and the dbt docs. The URLs are built from `platform.public_url`, or from the
+    /// request's origin when that is not set; `metabase_url` is currently always absent.
     #[oai(path = "/api/config", method = "get", operation_id = "get_config")]
     async fn config(&self, state: Data<&Arc<AppState>>, Ctx(ctx): Ctx) -> Json<ConfigResponse> {
         let config = state.config();
@@ -56,6 +60,10 @@ impl SettingsApi {
     }
 
     /// Metabase connection (none unless Metabase is set up)
+    ///
+    /// Whether Metabase is connected: `database_id` comes from `database.id` in
+    /// `.dango/metabase.yml`. `configured` is false, with no id, when the file or key is
+    /// missing or not an integer.
     #[oai(
         path = "/api/metabase-config",
         method = "get",

@@ -10,7 +10,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
 use crate::app::AppState;
-use crate::sources::{self, Freshness, SourceStatus, TableInfo, history};
+use crate::sources::{self, Freshness, SourceStatus, TableInfo};
 use crate::{Result, activity};
 
 pub struct SourcesApi;
@@ -130,18 +130,22 @@ pub fn mask_config(value: &serde_json::Value) -> serde_json::Value {
 #[OpenApi(tag = "ApiTag::Sources")]
 impl SourcesApi {
     /// All configured sources with status, row counts and freshness
+    ///
+    /// Every source in `.dango/sources.yml`, sorted by name, with its status, row counts per
+    /// `raw_<source>` table, freshness, sync mode and active run, if any. It is served from a
+    /// cache that is rebuilt when sources.yml, the warehouse or the sync history changes; an
+    /// invalid sources.yml fails the request with `DANGO-C003`.
     #[oai(path = "/api/sources", method = "get", operation_id = "list_sources")]
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<Vec<SourceStatus>>> {
-        let file = sources::load(&state.paths)?;
-        let mut list = Vec::with_capacity(file.sources.len());
-        for source in &file.sources {
-            list.push(sources::status(&state, source).await?);
-        }
+        let mut list = sources::statuses(&state).await?;
         list.sort_by_key(|s| s.name.to_lowercase());
         Ok(Json(list))
     }
 
     /// One source: masked config, history, tables, freshness
+    ///
+    /// The source's settings (values of secret-looking keys masked as `********`), its last
+    /// 20 syncs (newest first), its tables, status and freshness.
     #[oai(
         path = "/api/sources/:source_name/details",
         method = "get",
@@ -150,11 +154,14 @@ impl SourcesApi {
     async fn details(
         &self,
         state: Data<&Arc<AppState>>,
+        /// Name of a configured source (letters, digits and underscores, at most 128;
+        /// case-insensitive); an invalid name gets 400, an unknown one 404.
         source_name: Path<String>,
     ) -> Result<Json<SourceDetails>> {
         let source = sources::get(&state.paths, &source_name)?;
         let status = sources::status(&state, &source).await?;
-        let history = history::latest(&state.db, &source.name, 20).await?;
+        let facts = state.source_facts().await?;
+        let history = facts.history(&source.name).to_vec();
         let config = mask_config(&serde_json::to_value(&source).unwrap_or_default());
         Ok(Json(SourceDetails {
             name: source.name,
@@ -173,6 +180,9 @@ impl SourcesApi {
     }
 
     /// Activity of one source, newest first
+    ///
+    /// Activity-log lines recorded for this source (sync start and end, warnings, schema
+    /// drift, uploads and deletions), newest first.
     #[oai(
         path = "/api/sources/:source_name/logs",
         method = "get",
@@ -181,7 +191,10 @@ impl SourcesApi {
     async fn source_logs(
         &self,
         state: Data<&Arc<AppState>>,
+        /// Name of a configured source (letters, digits and underscores, at most 128;
+        /// case-insensitive); an invalid name gets 400, an unknown one 404.
         source_name: Path<String>,
+        /// At most this many entries, newest first (1–10000, default 100).
         #[oai(
             default = "default_source_limit",
             validator(minimum(value = "1"), maximum(value = "10000"))
@@ -194,10 +207,14 @@ impl SourcesApi {
     }
 
     /// All activity, newest first
+    ///
+    /// The activity log of the whole project (syncs, dbt runs, uploads, warnings), newest
+    /// first.
     #[oai(path = "/api/logs", method = "get", operation_id = "activity_logs")]
     async fn logs(
         &self,
         state: Data<&Arc<AppState>>,
+        /// At most this many entries, newest first (1–10000, default 1000).
         #[oai(
             default = "default_all_limit",
             validator(minimum(value = "1"), maximum(value = "10000"))
@@ -206,7 +223,16 @@ impl SourcesApi {
         /// `core` or `auxiliary`.
         category: Query<Option<String>>,
     ) -> Result<Json<Vec<LogEntry>>> {
-        let category = category.0.filter(|c| c == "core" || c == "auxiliary");
+        if let Some(other) = category
+            .0
+            .as_deref()
+            .filter(|c| !["core", "auxiliary"].contains(c))
+        {
+            return Err(crate::Error::bad_request(format!(
+                "category '{other}' is not one of: core, auxiliary"
+            )));
+        }
+        let category = category.0;
         let entries = activity::list(&state.db, None, category.as_deref(), limit.0).await?;
         Ok(Json(entries.into_iter().map(LogEntry::from).collect()))
     }

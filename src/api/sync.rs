@@ -203,6 +203,8 @@ impl SyncApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Name of a configured, enabled source (letters, digits and underscores, at most
+        /// 128; case-insensitive); an invalid or disabled source gets 400, an unknown one 404.
         source_name: Path<String>,
         body: Json<SourceSyncRequest>,
     ) -> Result<Json<SourceSyncResponse>> {
@@ -232,6 +234,11 @@ impl SyncApi {
     }
 
     /// Sync several sources in one run
+    ///
+    /// Checks every name (each source must exist and be enabled), then queues **one** run
+    /// that syncs the sources in order; with a dbt project (and `transform.run_after_sync`
+    /// on), the models downstream of them are built afterwards. It answers at once with the
+    /// run id, and is refused while any of the sources is already in a queued or running sync.
     #[oai(
         path = "/api/sync/trigger",
         method = "post",
@@ -263,6 +270,11 @@ impl SyncApi {
     }
 
     /// Status of a sync run: phase, rows, errors, per-source results
+    ///
+    /// The record of any run: a sync, or a dbt transform started by `/api/dbt/...`. It gives
+    /// status, phase (`queued` → `starting` → `data_load` → `dbt_started` → `completed` or
+    /// `failed`), live progress and message, rows, error and timing, plus one result per
+    /// source synced so far.
     #[oai(
         path = "/api/sync/status/:record_id",
         method = "get",
@@ -271,6 +283,9 @@ impl SyncApi {
     async fn status(
         &self,
         state: Data<&Arc<AppState>>,
+        /// Id of a run: `record_id` or `run_id` from `sync_source`, `run_id` (= `job_id`) from
+        /// `trigger_sync`, or `run_id` from `upload_file` or the dbt run endpoints; 404 if
+        /// unknown.
         record_id: Path<String>,
     ) -> Result<Json<RunStatus>> {
         let run = runs::get(&state.db, &record_id).await?;

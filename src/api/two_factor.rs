@@ -81,6 +81,10 @@ impl TwoFactorApi {
     }
 
     /// Complete 2FA setup with a code from the authenticator app
+    ///
+    /// Turns 2FA on after `POST /api/auth/2fa/setup` when the code is a valid, not yet used
+    /// 6-digit TOTP code from the new secret. It is refused when 2FA is already on, no setup
+    /// is pending, or the code is wrong.
     #[oai(
         path = "/api/auth/2fa/verify-setup",
         method = "post",
@@ -133,6 +137,10 @@ impl TwoFactorApi {
     }
 
     /// Turn 2FA off (needs your password)
+    ///
+    /// Checks your password, then removes the TOTP secret and all recovery codes. It is
+    /// refused for a wrong password or when 2FA is neither on nor pending; your sessions stay
+    /// valid.
     #[oai(
         path = "/api/auth/2fa/disable",
         method = "post",
@@ -151,6 +159,10 @@ impl TwoFactorApi {
     }
 
     /// New recovery codes (needs your password and a current TOTP code)
+    ///
+    /// The code must be a TOTP code from your app, not a recovery code. All recovery codes
+    /// are replaced with 10 new `XXXX-XXXX` codes, shown only in this answer; it is refused
+    /// when 2FA is off or the password or code is wrong.
     #[oai(
         path = "/api/auth/2fa/regenerate-recovery",
         method = "post",

@@ -115,6 +115,9 @@ async fn audit_admin(
 #[OpenApi(tag = "ApiTag::Users")]
 impl UsersApi {
     /// All users with role, status and last login
+    ///
+    /// Every account, oldest first, with `total`. It never includes secrets: no password
+    /// hashes, TOTP secrets or invite tokens.
     #[oai(path = "/api/admin/users", method = "get", operation_id = "list_users")]
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<UserList>> {
         let users = accounts::list(&state.db).await?;
@@ -125,6 +128,11 @@ impl UsersApi {
     }
 
     /// Create a user (invite link by default, or a temporary password)
+    ///
+    /// The email is trimmed, lowercased and checked, and must not belong to an existing user;
+    /// `role` must be `admin`, `editor` or `viewer`. By default the answer carries an
+    /// `invite_url` valid for 72 hours; with `generate_password: true` it carries a
+    /// `temp_password` instead, which must be changed at first login.
     #[oai(
         path = "/api/admin/users",
         method = "post",
@@ -176,6 +184,9 @@ impl UsersApi {
     }
 
     /// Send a new invite link to a user who has not set a password
+    ///
+    /// Issues a new 72-hour invite link, which invalidates the previous one. It is refused
+    /// when the user is deactivated or has already set a password (use reset-password then).
     #[oai(
         path = "/api/admin/users/:user_id/reinvite",
         method = "post",
@@ -185,6 +196,8 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of an active user who has not set a password yet (from `GET /api/admin/users`);
+        /// 404 if unknown.
         user_id: Path<String>,
     ) -> Result<Json<InviteResponse>> {
         let Caller(actor, ctx) = caller;
@@ -197,6 +210,10 @@ impl UsersApi {
     }
 
     /// Change a user's role (the last active admin cannot be demoted)
+    ///
+    /// Sets the role (`admin`, `editor` or `viewer`) and returns the updated user. It takes
+    /// effect from the user's next request, and the user's API keys are capped by the new
+    /// role; demoting the only active admin is refused.
     #[oai(
         path = "/api/admin/users/:user_id/role",
         method = "put",
@@ -206,6 +223,7 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user (from `GET /api/admin/users`); 404 if unknown.
         user_id: Path<String>,
         body: Json<RoleRequest>,
     ) -> Result<Json<UserResponse>> {
@@ -224,6 +242,9 @@ impl UsersApi {
     }
 
     /// Give a user a new temporary password (ends their sessions)
+    ///
+    /// Replaces the password with a random temporary one (returned once), requires a change
+    /// at the next login and ends all of the user's sessions.
     #[oai(
         path = "/api/admin/users/:user_id/reset-password",
         method = "post",
@@ -233,6 +254,7 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user (from `GET /api/admin/users`); 404 if unknown.
         user_id: Path<String>,
     ) -> Result<Json<ResetPasswordResponse>> {
         let Caller(actor, _) = caller;
@@ -245,6 +267,10 @@ impl UsersApi {
     }
 
     /// Deactivate a user (keeps the account, ends access)
+    ///
+    /// Blocks the account without deleting it: all of the user's sessions end and the user's
+    /// API keys stop working. Your own account and the only active admin cannot be
+    /// deactivated.
     #[oai(
         path = "/api/admin/users/:user_id/deactivate",
         method = "post",
@@ -254,6 +280,8 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user to deactivate (from `GET /api/admin/users`): not yourself or the
+        /// only active admin (409); 404 if unknown.
         user_id: Path<String>,
     ) -> Result<Json<SuccessResponse>> {
         let Caller(actor, _) = caller;
@@ -263,6 +291,9 @@ impl UsersApi {
     }
 
     /// Reactivate a deactivated user
+    ///
+    /// Allows a deactivated account to log in again, and its API keys work again; it returns
+    /// the account. It does not clear a login lock or restore ended sessions.
     #[oai(
         path = "/api/admin/users/:user_id/reactivate",
         method = "post",
@@ -272,6 +303,7 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user to reactivate (from `GET /api/admin/users`); 404 if unknown.
         user_id: Path<String>,
     ) -> Result<Json<UserResponse>> {
         let Caller(actor, _) = caller;
@@ -292,7 +324,10 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user to delete (from `GET /api/admin/users`); 404 if unknown.
         user_id: Path<String>,
+        /// The user's email again, as a safeguard (case and surrounding spaces are ignored);
+        /// 400 when it differs.
         confirm_email: Query<String>,
     ) -> Result<Json<SuccessResponse>> {
         let Caller(actor, _) = caller;
@@ -303,6 +338,9 @@ impl UsersApi {
     }
 
     /// Unlock an account locked after failed logins
+    ///
+    /// Clears the account's failed-login counter and `locked_until`, and the failed attempts
+    /// recorded for its email. It succeeds even when the account was not locked.
     #[oai(
         path = "/api/admin/users/:user_id/unlock",
         method = "post",
@@ -312,6 +350,7 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user to unlock (from `GET /api/admin/users`); 404 if unknown.
         user_id: Path<String>,
     ) -> Result<Json<SuccessResponse>> {
         let Caller(actor, _) = caller;
@@ -321,6 +360,10 @@ impl UsersApi {
     }
 
     /// End all sessions of a user
+    ///
+    /// Deletes every session of the user, including 2FA-pending ones; `revoked_count` is how
+    /// many were removed. API keys are not affected, and the action is audited as
+    /// `session_expired`.
     #[oai(
         path = "/api/admin/users/:user_id/revoke-sessions",
         method = "post",
@@ -330,6 +373,7 @@ impl UsersApi {
         &self,
         state: Data<&Arc<AppState>>,
         caller: Caller,
+        /// Id of the user whose sessions end (from `GET /api/admin/users`); 404 if unknown.
         user_id: Path<String>,
     ) -> Result<Json<RevokeSessionsResponse>> {
         let Caller(actor, _) = caller;

@@ -32,7 +32,7 @@ pub async fn start(
         }
         super::print_admin(report.admin.as_ref());
     }
-    let paths = ProjectPaths::new(root.canonicalize().unwrap_or(root.clone()));
+    let paths = ProjectPaths::new(&root);
     let config = ProjectConfig::load(&paths.project_yml())?;
     let host = host.unwrap_or_else(|| config.platform.host.clone());
     let port = port.unwrap_or(config.platform.port);
@@ -49,6 +49,10 @@ pub async fn start(
     println!(
         "Dango is running at http://{}  (API docs: /api/docs)",
         running.addr
+    );
+    tracing::info!(
+        "client addresses: {}",
+        crate::api::client::describe_setup(&config.auth.rate_limit)
     );
     if demo {
         sync_demo_once(&running.state).await;

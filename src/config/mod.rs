@@ -28,8 +28,15 @@ pub struct ProjectPaths {
 }
 
 impl ProjectPaths {
+    /// Paths under `root`, made absolute and canonical (symlinks resolved) here, once:
+    /// every path the product reports derives from it, so whatever `--project` looked
+    /// like (`.`, `../x`, a symlink), a path it lists is a path it accepts back.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        let root = std::fs::canonicalize(&root)
+            .or_else(|_| std::path::absolute(&root))
+            .unwrap_or(root);
+        Self { root }
     }
     pub fn dango_dir(&self) -> PathBuf {
         self.root.join(".dango")
@@ -99,4 +106,24 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         file.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProjectPaths;
+
+    #[test]
+    fn project_root_is_absolute_and_canonical() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("project");
+        std::fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let canonical = real.canonicalize().unwrap();
+        assert_eq!(ProjectPaths::new(&link).root, canonical);
+        assert_eq!(ProjectPaths::new(real.join("../project")).root, canonical);
+        // a folder that does not exist yet is still made absolute
+        let relative = ProjectPaths::new("not-created-yet");
+        assert!(relative.root.is_absolute() && relative.root.ends_with("not-created-yet"));
+    }
 }

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::activity::{self, Level};
 use crate::app::AppState;
 use crate::events::Event;
+use crate::transform::nodes::node_name;
 use crate::transform::runner::{Command, NodeResult, Progress, Request, RunReport, Status};
 use crate::transform::{TransformError, artifacts, manifest::Manifest, status};
 
@@ -76,7 +77,7 @@ pub struct TransformOutcome {
 
 impl TransformOutcome {
     pub(super) fn from_report(report: RunReport) -> Self {
-        let name = |id: &str| id.rsplit('.').next().unwrap_or(id).to_string();
+        let name = |id: &str| node_name(id).to_string();
         let failed_models = report
             .results
             .iter()
@@ -89,10 +90,7 @@ impl TransformOutcome {
             .filter(|r| {
                 r.unique_id.starts_with("test.") && matches!(r.status, Status::Fail | Status::Error)
             })
-            .map(|r| {
-                let parts: Vec<&str> = r.unique_id.split('.').collect();
-                parts.get(2).map(|s| s.to_string()).unwrap_or_default()
-            })
+            .map(|r| name(&r.unique_id))
             .collect();
         let rows = report
             .results
@@ -153,13 +151,9 @@ pub fn has_project(state: &AppState) -> bool {
     state.paths.dbt_dir().join("dbt_project.yml").is_file()
 }
 
-fn node_name(id: &str) -> String {
-    id.rsplit('.').next().unwrap_or(id).to_string()
-}
-
 /// The live event for a finished node (passing tests have none).
 pub(super) fn finished_event(result: &NodeResult) -> Option<Event> {
-    let model = node_name(&result.unique_id);
+    let model = node_name(&result.unique_id).to_string();
     let message = result.message.as_deref();
     // on-run-start/end hooks: only a failure is news
     if result.unique_id.starts_with("operation.") {
@@ -240,7 +234,7 @@ pub async fn execute(
                                 return;
                             }
                             Event::new("dbt_run_started")
-                                .model(&node_name(&unique_id))
+                                .model(node_name(&unique_id))
                                 .message(format!("{index} of {total}"))
                         }
                         Progress::Finished(result) => match finished_event(&result) {

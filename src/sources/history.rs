@@ -1,5 +1,7 @@
 //! Per-source sync history (`sync_history`): one row per source per run.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 use dango_entity::sync_history;
 use sea_orm::{
@@ -21,12 +23,20 @@ pub struct Entry<'a> {
     pub details: Option<serde_json::Value>,
 }
 
+/// Advances with every entry recorded by this process, so source statuses can be
+/// cached until a sync ends.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
 pub async fn record(
     db: &DatabaseConnection,
     entry: Entry<'_>,
 ) -> crate::Result<sync_history::Model> {
     let finished = Utc::now();
-    Ok(sync_history::ActiveModel {
+    let recorded = sync_history::ActiveModel {
         run_id: Set(entry.run_id.to_string()),
         source: Set(entry.source.to_string()),
         status: Set(entry.status.to_string()),
@@ -43,7 +53,9 @@ pub async fn record(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await;
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    Ok(recorded?)
 }
 
 /// The newest `limit` entries of a source, newest first.

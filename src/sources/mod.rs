@@ -1,8 +1,7 @@
 //! Sources: configuration, live status (rows, freshness, last sync) and history.
 
+pub mod facts;
 pub mod history;
-
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use dango_entity::sync_history;
@@ -14,7 +13,6 @@ use crate::config::ProjectPaths;
 use crate::config::sources::{SourceConfig, SourcesFile};
 use crate::health::SyncFailure;
 use crate::jobs::runs;
-use crate::warehouse::quote_ident;
 
 /// Loads `sources.yml`, turning problems into a 400 that names the file and key.
 pub fn load(paths: &ProjectPaths) -> crate::Result<SourcesFile> {
@@ -46,24 +44,20 @@ pub struct SourceSummary {
 
 impl SourceSummary {
     pub async fn load(state: &AppState) -> Self {
-        let file = match load(&state.paths) {
-            Ok(file) => file,
+        let facts = match state.source_facts().await {
+            Ok(facts) => facts,
             Err(err) => {
                 tracing::warn!("{}", err.message);
                 return Self::default();
             }
         };
         let mut summary = Self {
-            total: file.sources.len() as u64,
+            total: facts.sources.sources.len() as u64,
             ..Default::default()
         };
-        for source in file.sources.iter().filter(|s| s.enabled) {
+        for source in facts.sources.sources.iter().filter(|s| s.enabled) {
             summary.enabled += 1;
-            if history::latest(&state.db, &source.name, 1)
-                .await
-                .map(|h| h.is_empty())
-                .unwrap_or(false)
-            {
+            if facts.history(&source.name).is_empty() {
                 summary.never_synced += 1;
             }
         }
@@ -132,44 +126,6 @@ pub struct SourceStatus {
     pub attention_reason: Option<String>,
 }
 
-/// Row counts of the tables in `raw_<source>`.
-pub async fn tables(state: &Arc<AppState>, source: &str) -> crate::Result<Vec<TableInfo>> {
-    let schema = format!("raw_{source}");
-    state
-        .warehouse
-        .read(move |conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ? \
-                     AND table_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\' AND table_name NOT LIKE '%\\_\\_dango\\_%' ESCAPE '\\' \
-                     ORDER BY table_name",
-                )
-                .map_err(Error::internal)?;
-            let names = stmt
-                .query_map([&schema], |row| row.get::<_, String>(0))
-                .map_err(Error::internal)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(Error::internal)?;
-            let mut tables = Vec::with_capacity(names.len());
-            for name in names {
-                let rows: i64 = conn
-                    .query_row(
-                        &format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&name)),
-                        [],
-                        |row| row.get(0),
-                    )
-                    .map_err(Error::internal)?;
-                tables.push(TableInfo {
-                    name,
-                    row_count: rows as u64,
-                    schema: schema.clone(),
-                });
-            }
-            Ok(tables)
-        })
-        .await
-}
-
 fn freshness(
     latest: Option<&sync_history::Model>,
     last_success: Option<&sync_history::Model>,
@@ -218,19 +174,41 @@ pub fn status_of(
     }
 }
 
-pub async fn status(state: &Arc<AppState>, source: &SourceConfig) -> crate::Result<SourceStatus> {
-    let recent = history::latest(&state.db, &source.name, 20).await?;
+/// Every configured source's status, in `sources.yml` order.
+pub async fn statuses(state: &AppState) -> crate::Result<Vec<SourceStatus>> {
+    let facts = state.source_facts().await?;
+    let active = runs::active(&state.db).await?;
+    Ok(facts
+        .sources
+        .sources
+        .iter()
+        .map(|source| status_from(source, &facts, &active))
+        .collect())
+}
+
+/// One source's status.
+pub async fn status(state: &AppState, source: &SourceConfig) -> crate::Result<SourceStatus> {
+    let facts = state.source_facts().await?;
+    let active = runs::active(&state.db).await?;
+    Ok(status_from(source, &facts, &active))
+}
+
+fn status_from(
+    source: &SourceConfig,
+    facts: &facts::Facts,
+    active: &[dango_entity::job_runs::Model],
+) -> SourceStatus {
+    let recent = facts.history(&source.name);
     let latest = recent.first();
     let last_success = recent.iter().find(|h| h.status == "success");
-    let tables = tables(state, &source.name).await?;
+    let tables = facts.tables(&source.name).to_vec();
     let row_count = (!tables.is_empty()).then(|| tables.iter().map(|t| t.row_count).sum());
-    let active_run = runs::active(&state.db)
-        .await?
-        .into_iter()
+    let active_run = active
+        .iter()
         .find(|r| r.kind == "sync" && runs::sources_of(r).contains(&source.name));
     let status = status_of(active_run.is_some(), latest, row_count);
     let incremental = source.is_file_source();
-    Ok(SourceStatus {
+    SourceStatus {
         name: source.name.clone(),
         source_type: source.source_type.clone(),
         enabled: source.enabled,
@@ -252,10 +230,10 @@ pub async fn status(state: &Arc<AppState>, source: &SourceConfig) -> crate::Resu
         supports_incremental: incremental,
         supports_date_range: false,
         lookback_days: source.lookback_days,
-        active_run_id: active_run.map(|r| r.id),
+        active_run_id: active_run.map(|r| r.id.clone()),
         needs_attention: false,
         attention_reason: None,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -228,7 +228,7 @@ fn node_json(manifest: &Manifest, node: &Node, compiled: Option<&String>) -> Val
                             "models.{}",
                             node.attached_node
                                 .as_deref()
-                                .and_then(|a| a.rsplit('.').next())
+                                .map(super::nodes::node_name)
                                 .unwrap_or_default()
                         )),
                     );

@@ -27,6 +27,21 @@ impl ResourceType {
     }
 }
 
+/// The name dbt shows for a node, from its unique id: `model.pkg.orders` → `orders`,
+/// `test.pkg.not_null_orders_id.dd91cd1c8d` → `not_null_orders_id` (generic tests end in a
+/// hash), `source.pkg.shop.orders` → `shop.orders`, `model.pkg.orders.v2` → `orders.v2`.
+pub fn node_name(unique_id: &str) -> &str {
+    let mut parts = unique_id.splitn(3, '.');
+    let (Some(kind), Some(_package), Some(rest)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return unique_id;
+    };
+    match kind {
+        "test" => rest.split('.').next().unwrap_or(rest),
+        _ => rest,
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ColumnInfo {
     pub name: String,
@@ -152,5 +167,29 @@ pub struct SourceTable {
 impl SourceTable {
     pub fn relation_name(&self) -> String {
         relation(&self.database, &self.schema, &self.identifier)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_name;
+
+    #[test]
+    fn node_names_as_dbt_shows_them() {
+        for (id, name) in [
+            ("model.shop.orders", "orders"),
+            (
+                "test.shop.not_null_orders_id.dd91cd1c8d",
+                "not_null_orders_id",
+            ),
+            ("test.shop.assert_positive_totals", "assert_positive_totals"),
+            ("source.shop.raw.orders", "raw.orders"),
+            ("seed.shop.countries", "countries"),
+            ("model.shop.orders.v2", "orders.v2"),
+            ("operation.shop.shop-on-run-start-0", "shop-on-run-start-0"),
+            ("odd", "odd"),
+        ] {
+            assert_eq!(node_name(id), name, "{id}");
+        }
     }
 }

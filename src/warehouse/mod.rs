@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use duckdb::{Config, Connection};
@@ -25,6 +26,12 @@ pub struct Warehouse {
     /// Held shared by every task that has a connection open, exclusively while released:
     /// DuckDB only lets go of the file when the last connection closes.
     open_gate: Arc<tokio::sync::RwLock<()>>,
+    /// Advances after every write (and every connection handed out for one), so what
+    /// is derived from the data can be cached until it changes.
+    generation: AtomicU64,
+    /// How many reads and writes ran (each on its own connection): a measure of how
+    /// much request paths ask of DuckDB.
+    uses: AtomicU64,
     _lock: File,
 }
 
@@ -64,9 +71,13 @@ pub fn try_lock(paths: &ProjectPaths) -> Result<File, OpenError> {
     }
 }
 
-/// DuckDB settings for every connection we open: no extension autoloading (it would
-/// try the network and stall), UTC only (no ICU is compiled in).
+/// DuckDB settings for every database we open: ICU compiled in (time zones, calendars,
+/// collations: what real dbt projects' SQL expects), no extension autoloading (it would
+/// try the network and stall).
 fn duckdb_config() -> duckdb::Result<Config> {
+    if let Err(err) = dango_duckdb_icu::register() {
+        tracing::error!("{err}");
+    }
     Config::default().enable_autoload_extension(false)
 }
 
@@ -91,6 +102,8 @@ impl Warehouse {
             root: Mutex::new(Some(conn)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             open_gate: Arc::new(tokio::sync::RwLock::new(())),
+            generation: AtomicU64::new(0),
+            uses: AtomicU64::new(0),
             _lock: lock,
         })
     }
@@ -104,6 +117,26 @@ impl Warehouse {
     /// [`Warehouse::read`] / [`Warehouse::write`], which keep the file from being
     /// released under them.
     pub fn connection(&self) -> crate::Result<Connection> {
+        // The holder may write at any time.
+        self.advance();
+        self.clone_root()
+    }
+
+    /// The data's version: different after any write since it was read.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Reads and writes run so far.
+    pub fn uses(&self) -> u64 {
+        self.uses.load(Ordering::Relaxed)
+    }
+
+    fn advance(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn clone_root(&self) -> crate::Result<Connection> {
         let root = self.root.lock().unwrap_or_else(|e| e.into_inner());
         match root.as_ref() {
             Some(root) => root.try_clone().map_err(Error::internal),
@@ -139,7 +172,13 @@ impl Warehouse {
         F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
     {
         let turn = self.writer.clone().lock_owned().await;
-        self.on_connection(turn, work).await
+        let warehouse = self.clone();
+        self.on_connection(turn, move |conn| {
+            let result = work(conn);
+            warehouse.advance();
+            result
+        })
+        .await
     }
 
     /// Runs `work` on a fresh connection on the blocking pool, keeping `held` (a writer's
@@ -152,7 +191,8 @@ impl Warehouse {
         H: Send + 'static,
     {
         let open = self.enter().await?;
-        let conn = self.connection()?;
+        let conn = self.clone_root()?;
+        self.uses.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let result = work(&conn);
             drop((conn, open, held));
@@ -170,10 +210,12 @@ impl Warehouse {
     {
         let turn = self.writer.clone().lock_owned().await;
         let open = self.enter().await?;
+        self.uses.fetch_add(1, Ordering::Relaxed);
         let warehouse = self.clone();
         Ok(tokio::task::spawn_blocking(move || {
-            let connect = || warehouse.connection().map_err(|e| e.detailed_message());
+            let connect = || warehouse.clone_root().map_err(|e| e.detailed_message());
             let result = work(&connect);
+            warehouse.advance();
             drop((open, turn));
             result
         })
@@ -200,6 +242,8 @@ impl Warehouse {
             ))
         })?;
         *self.root.lock().unwrap_or_else(|e| e.into_inner()) = Some(reopened);
+        // Another process (dbt) had the file.
+        self.advance();
         Ok(result)
     }
 
@@ -235,7 +279,13 @@ impl Warehouse {
 /// benchmarks that open a database of their own).
 pub fn open_file(path: &Path) -> Result<Connection, String> {
     let config = duckdb_config().map_err(|e| e.to_string())?;
-    Connection::open_with_flags(path, config).map_err(|e| e.to_string())
+    let conn = Connection::open_with_flags(path, config).map_err(|e| e.to_string())?;
+    // With ICU, DuckDB's default zone is the host's: the data would depend on where the
+    // server runs (a timestamp cast to TIMESTAMP, `current_date`). The warehouse is UTC;
+    // a model or query can still `SET TimeZone` for its own session.
+    conn.execute_batch("SET GLOBAL TimeZone = 'UTC'")
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
 }
 
 fn released_error() -> Error {
@@ -253,6 +303,35 @@ pub fn quote_ident(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn time_zone_functions_work_as_with_icu() {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Arc::new(Warehouse::open(&ProjectPaths::new(dir.path())).unwrap());
+        let row: (String, String, String, bool) = warehouse
+            .read(|c| {
+                c.query_row(
+                    "SELECT strftime(TIMESTAMPTZ '2025-03-30 01:30:00+00' AT TIME ZONE 'Europe/Berlin', '%H:%M'), \
+                            CAST(date_trunc('day', TIMESTAMPTZ '2025-10-26 23:30:00+00' AT TIME ZONE 'Asia/Tokyo') AS VARCHAR), \
+                            typeof(current_date), \
+                            CAST(current_timestamp AS DATE) = current_date",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .map_err(Error::internal)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "03:30".into(),
+                "2025-10-27 00:00:00".into(),
+                "DATE".into(),
+                true
+            )
+        );
+    }
 
     #[tokio::test]
     async fn opens_once_and_locks_out_a_second_owner() {

@@ -1,5 +1,6 @@
-//! Pages and documentation routes: Swagger UI, ReDoc, the OpenAPI document, and the
-//! server-rendered pages (login, first-login password change, invite acceptance).
+//! Pages and documentation routes: Swagger UI, ReDoc, the OpenAPI document, the
+//! server-rendered pages (dashboard, login, first-login password change, invite
+//! acceptance, dbt docs) and their static scripts and styles.
 
 use std::sync::Arc;
 
@@ -11,13 +12,65 @@ use poem_openapi::OpenApiService;
 
 use crate::api::Api;
 
-const LOGIN_PAGE: &str = include_str!("assets/login.html");
-const SETUP_PAGE: &str = include_str!("assets/setup.html");
-const INVITE_PAGE: &str = include_str!("assets/invite.html");
-const HOME_PAGE: &str = include_str!("assets/home.html");
-const DBT_DOCS_PAGE: &str = include_str!("assets/dbt_docs.html");
-const STYLE: &str = include_str!("assets/style.css");
-const SCRIPT: &str = include_str!("assets/app.js");
+/// A page the server renders: its route and its HTML. Every page has a `<main>`
+/// landmark; the integration suite opens each of them as a signed-in user.
+pub struct Page {
+    pub route: &'static str,
+    pub html: &'static str,
+}
+
+pub const PAGES: &[Page] = &[
+    Page {
+        route: "/",
+        html: include_str!("assets/home.html"),
+    },
+    Page {
+        route: "/login",
+        html: include_str!("assets/login.html"),
+    },
+    Page {
+        route: "/setup",
+        html: include_str!("assets/setup.html"),
+    },
+    Page {
+        route: "/invite/:token",
+        html: include_str!("assets/invite.html"),
+    },
+    Page {
+        route: "/dbt-docs",
+        html: include_str!("assets/dbt_docs.html"),
+    },
+    Page {
+        route: "/dbt-docs/",
+        html: include_str!("assets/dbt_docs.html"),
+    },
+];
+
+/// What a browser gets for a page that does not exist.
+pub const NOT_FOUND_PAGE: &str = include_str!("assets/not_found.html");
+
+/// Scripts and styles under `/static/`: (file name, content type, contents). Pages load
+/// their scripts from here, never inline, so the page CSP can refuse inline code.
+const STATIC_FILES: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/style.css"),
+    ),
+    (
+        "dbt-docs.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/dbt-docs.css"),
+    ),
+    ("app.js", JS, include_str!("assets/app.js")),
+    ("home.js", JS, include_str!("assets/home.js")),
+    ("login.js", JS, include_str!("assets/login.js")),
+    ("setup.js", JS, include_str!("assets/setup.js")),
+    ("invite.js", JS, include_str!("assets/invite.js")),
+    ("dbt-docs.js", JS, include_str!("assets/dbt-docs.js")),
+];
+
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// Adds documentation and page routes to `route`.
 pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>) -> Route {
@@ -26,7 +79,7 @@ pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>
     let swagger = service.swagger_ui_html().replacen(&raw_spec, &spec, 1);
     let redoc = service.redoc_html().replacen(&raw_spec, &spec, 1);
     let spec_for_endpoint = spec.clone();
-    route
+    let route = route
         .at(
             "/api/openapi.json",
             make_sync(move |_| {
@@ -37,42 +90,14 @@ pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>
         )
         .at("/api/docs", make_sync(move |_| Html(swagger.clone())))
         .at("/api/redoc", make_sync(move |_| Html(redoc.clone())))
-        .at("/", get(page_home))
-        .at("/login", get(page_login))
-        .at("/setup", get(page_setup))
-        .at("/invite/:token", get(page_invite))
-        .at("/static/style.css", get(style))
-        .at("/static/app.js", get(script))
+        .at("/static/:file", get(static_file))
         .at("/favicon.ico", get(favicon))
-        .at("/dbt-docs", get(page_dbt_docs))
-        .at("/dbt-docs/", get(page_dbt_docs))
         .at("/manifest.json", get(manifest_json))
-        .at("/catalog.json", get(catalog_json))
-}
-
-#[handler]
-fn page_home() -> Html<&'static str> {
-    Html(HOME_PAGE)
-}
-
-#[handler]
-fn page_login() -> Html<&'static str> {
-    Html(LOGIN_PAGE)
-}
-
-#[handler]
-fn page_setup() -> Html<&'static str> {
-    Html(SETUP_PAGE)
-}
-
-#[handler]
-fn page_invite() -> Html<&'static str> {
-    Html(INVITE_PAGE)
-}
-
-#[handler]
-fn page_dbt_docs() -> Html<&'static str> {
-    Html(DBT_DOCS_PAGE)
+        .at("/catalog.json", get(catalog_json));
+    PAGES.iter().fold(route, |route, page| {
+        let html = page.html;
+        route.at(page.route, get(make_sync(move |_| Html(html))))
+    })
 }
 
 /// Serves a file of `dbt/target` (404 in the JSON error shape when it is not there yet).
@@ -101,19 +126,22 @@ fn catalog_json(state: poem::web::Data<&Arc<crate::app::AppState>>) -> Response 
 }
 
 #[handler]
-fn style() -> Response {
-    Response::builder()
-        .content_type("text/css; charset=utf-8")
-        .header("Cache-Control", "public, max-age=3600")
-        .body(STYLE)
-}
-
-#[handler]
-fn script() -> Response {
-    Response::builder()
-        .content_type("text/javascript; charset=utf-8")
-        .header("Cache-Control", "public, max-age=3600")
-        .body(SCRIPT)
+fn static_file(file: poem::web::Path<String>) -> Response {
+    match STATIC_FILES
+        .iter()
+        .find(|(name, _, _)| *name == file.as_str())
+    {
+        Some((_, content_type, body)) => Response::builder()
+            .content_type(*content_type)
+            .header("Cache-Control", "public, max-age=3600")
+            .body(*body),
+        None => crate::api::error::error_response(
+            StatusCode::NOT_FOUND,
+            "DANGO-G404",
+            &format!("No static file {}", file.as_str()),
+            None,
+        ),
+    }
 }
 
 #[handler]

@@ -1,8 +1,6 @@
 //! The file watcher: a burst of file writes gives exactly one sync, after a quiet period.
 
-mod common;
-
-use common::{TestApp, json};
+use crate::common::{TestApp, json};
 use dango::auth::Role;
 
 #[tokio::test]

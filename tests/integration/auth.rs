@@ -2,11 +2,37 @@
 //! CSRF, body limits, error shapes. Runs against SQLite, and against Postgres when
 //! `DANGO_TEST_POSTGRES_URL` is set.
 
-mod common;
-
-use common::{PASSWORD, TestApp, error_body, json};
+use crate::common::{PASSWORD, TestApp, error_body, json};
 use dango::auth::Role;
 use serde_json::json;
+
+/// A client written against the original reads the user's fields from `me` itself.
+#[tokio::test]
+async fn me_has_the_users_fields_at_the_top_level_like_the_original() {
+    let app = TestApp::start().await;
+    app.user("top@example.com", Role::Editor).await;
+    let client = app.login("top@example.com").await;
+    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    for field in [
+        "id",
+        "email",
+        "display_name",
+        "is_active",
+        "totp_enabled",
+        "oauth_provider",
+        "locked_until",
+        "last_login",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(me.get(field).is_some(), "{field} missing from {me}");
+        assert_eq!(me[field], me["user"][field], "{field}");
+    }
+    assert_eq!(me["email"], "top@example.com");
+    assert_eq!(me["role"], "editor");
+    assert_eq!(me["is_active"], true);
+    assert_eq!(me["totp_enabled"], false);
+}
 
 #[tokio::test]
 async fn login_me_logout_round_trip() {

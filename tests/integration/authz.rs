@@ -3,9 +3,7 @@
 //! must answer exactly what its `x-dango-permission` implies (401 / 403 / allowed),
 //! and never a 5xx. Operations added later are covered automatically.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use dango::auth::{Permission, Role};
 use serde_json::{Map, Value, json};
 

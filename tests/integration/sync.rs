@@ -2,9 +2,7 @@
 //! changes, schema drift, failures that change nothing, empty-replace protection,
 //! concurrency, listing and deleting files, live events.
 
-mod common;
-
-use common::{TestApp, error_body, json};
+use crate::common::{TestApp, error_body, json};
 use dango::auth::Role;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -760,4 +758,81 @@ async fn websocket_streams_sync_events_to_signed_in_clients_only() {
             "{expected} missing in {seen:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn source_statuses_are_cached_until_something_changes() {
+    let (app, client) = editor_app(SALES).await;
+    let list = || async { json(client.get(app.url("/api/sources")).send().await.unwrap()).await };
+    let first = list().await;
+    assert_eq!(first[0]["status"], "not_synced");
+    let warehouse = app.server.state.warehouse.clone();
+    let before = warehouse.uses();
+    for _ in 0..5 {
+        list().await;
+    }
+    assert_eq!(warehouse.uses(), before, "polling asks nothing of DuckDB");
+
+    // a sync shows at once
+    app.upload(
+        &client,
+        "sales",
+        "a.csv",
+        csv(&[(1, "a@x.io", 1.0), (2, "b@x.io", 2.0)]),
+        false,
+    )
+    .await;
+    assert_eq!(
+        app.sync(&client, "sales", json!({})).await["status"],
+        "success"
+    );
+    let synced = list().await;
+    assert_eq!(synced[0]["row_count"], 2);
+    assert_eq!(synced[0]["status"], "synced");
+    assert!(synced[0]["last_sync"].is_string());
+
+    // so does an edit of sources.yml, even one right after another of the same length
+    app.write_sources(&format!(
+        "{SALES}  - name: other\n    type: csv\n    csv: {{directory: data/uploads/other}}\n"
+    ));
+    assert_eq!(list().await.as_array().unwrap().len(), 2);
+    app.write_sources(&format!(
+        "{SALES}  - name: otter\n    type: csv\n    csv: {{directory: data/uploads/otter}}\n"
+    ));
+    let names: Vec<String> = list()
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["otter", "sales"]);
+}
+
+#[tokio::test]
+async fn a_large_upload_arrives_byte_for_byte() {
+    let (app, client) = editor_app(SALES).await;
+    // 12 MB with no repeating pattern at chunk boundaries
+    let mut body = b"id,payload\n".to_vec();
+    let mut i: u64 = 0;
+    while body.len() < 12 * 1024 * 1024 {
+        body.extend_from_slice(
+            format!("{i},{:x}\n", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).as_bytes(),
+        );
+        i += 1;
+    }
+    let uploaded = json(
+        app.upload(&client, "sales", "big.csv", body.clone(), false)
+            .await,
+    )
+    .await;
+    assert_eq!(uploaded["size"], body.len());
+    let dir = app.root().join("data/uploads/sales");
+    assert_eq!(std::fs::read(dir.join("big.csv")).unwrap(), body);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left behind");
 }

@@ -1,8 +1,6 @@
 //! Admin user management and its guards.
 
-mod common;
-
-use common::{PASSWORD, TestApp, error_body, json};
+use crate::common::{PASSWORD, TestApp, error_body, json};
 use dango::auth::Role;
 use serde_json::json;
 

@@ -1,10 +1,8 @@
 //! OAuth login end to end against an OAuth/OIDC provider served by this test on loopback.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{TestApp, json};
+use crate::common::{TestApp, json};
 use dango::auth::Role;
 use dango::config::project::OAuthProviderConfig;
 use poem::web::{Form, Json};

@@ -2,9 +2,7 @@
 //! and reports dbt's own results. Needs dbt-core + dbt-duckdb; `.ci/run` installs them
 //! and sets DANGO_TEST_DBT to the executable.
 
-mod common;
-
-use common::{TestApp, json};
+use crate::common::{TestApp, json};
 use dango::auth::Role;
 use serde_json::json;
 

@@ -234,6 +234,7 @@ fn run_fixture(name: &str, project: &Path, clock_masked: bool) {
     let paths = ProjectPaths::new(dir.path());
     copy_dir(project, &paths.dbt_dir());
     let warehouse = Arc::new(Warehouse::open(&paths).unwrap());
+    // dbt_reference.py runs dbt with TZ=UTC; the warehouse's zone is UTC as well.
     // Our warehouse creates its layer schemas; they are empty, so they do not appear.
     let mut problems = Vec::new();
     for (index, step) in steps.iter().enumerate() {

@@ -2,9 +2,7 @@
 //! edits), downstream models built, model list and runs, the catalog, lineage, impact,
 //! and the docs page.
 
-mod common;
-
-use common::{TestApp, error_body, json};
+use crate::common::{TestApp, error_body, json};
 use dango::auth::Role;
 use serde_json::json;
 

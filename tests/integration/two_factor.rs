@@ -1,9 +1,7 @@
 //! TOTP second factor: enrollment, login step, replay refusal, recovery codes,
 //! attempt cap, disable and regenerate.
 
-mod common;
-
-use common::{PASSWORD, TestApp, error_body, json};
+use crate::common::{PASSWORD, TestApp, error_body, json};
 use dango::auth::Role;
 use dango::auth::totp::{code_at, now_unix};
 use serde_json::{Value, json};

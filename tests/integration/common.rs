@@ -5,6 +5,10 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::contract::{Violations, checked};
+use dango::api::schema::Contract;
 
 use dango::RunningApp;
 use dango::auth::Role;
@@ -19,6 +23,21 @@ pub const PASSWORD: &str = "Correct-Horse-Battery-9";
 pub struct TestApp {
     pub server: RunningApp,
     pub dir: tempfile::TempDir,
+    /// Answers that contradicted the published document (checked when the test ends).
+    violations: Violations,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let violations = self.violations.lock().unwrap_or_else(|e| e.into_inner());
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "{} answer(s) contradict the OpenAPI document:\n{}",
+                violations.len(),
+                violations.join("\n")
+            );
+        }
+    }
 }
 
 async fn database_url(dir: &Path) -> String {
@@ -66,8 +85,22 @@ impl TestApp {
         let app = dango::App::open_with_database(&root, &url)
             .await
             .expect("open app");
-        let server = app.bind("127.0.0.1:0").await.expect("bind");
-        Self { server, dir }
+        let contract = Arc::new(Contract::new(dango::api::spec::document(
+            &dango::api::service(),
+        )));
+        let violations = Violations::default();
+        let recorded = violations.clone();
+        let server = app
+            .bind_with("127.0.0.1:0", move |endpoint| {
+                checked(endpoint, contract, recorded)
+            })
+            .await
+            .expect("bind");
+        Self {
+            server,
+            dir,
+            violations,
+        }
     }
 
     pub fn root(&self) -> PathBuf {
@@ -349,4 +382,118 @@ impl TestApp {
             .await
             .expect("count")
     }
+}
+
+impl TestApp {
+    /// A client that opens pages like a browser does: cookies, `Accept: text/html`, no
+    /// `X-Requested-With` (which only our scripts send), signed in as `email`.
+    pub async fn page_browser(&self, email: &str) -> reqwest::Client {
+        self.page_browser_with(email, PASSWORD).await
+    }
+
+    /// [`TestApp::page_browser`] signed in with `password`.
+    pub async fn page_browser_with(&self, email: &str, password: &str) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Accept",
+            HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"),
+        );
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .header("X-Requested-With", "test")
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), 200, "login of {email}");
+        client
+    }
+}
+
+/// A reverse proxy on loopback in front of `target` (a base URL), forwarding like nginx
+/// with `X-Forwarded-For $proxy_add_x_forwarded_for` and `X-Forwarded-Proto https`.
+/// Returns its base URL.
+pub async fn start_forwarding_proxy(target: String) -> String {
+    use poem::listener::{Acceptor, Listener};
+    use poem::{EndpointExt, handler};
+
+    #[handler]
+    async fn forward(
+        req: &poem::Request,
+        body: poem::Body,
+        target: poem::web::Data<&String>,
+    ) -> poem::Response {
+        let peer = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let forwarded_for = match req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(earlier) => format!("{earlier}, {peer}"),
+            None => peer,
+        };
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("proxy client");
+        let mut outgoing = client
+            .request(req.method().clone(), format!("{}{path}", target.0))
+            .header("x-forwarded-for", forwarded_for)
+            .header("x-forwarded-proto", "https");
+        for (name, value) in req.headers() {
+            if !matches!(name.as_str(), "host" | "x-forwarded-for" | "content-length") {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        let bytes = body.into_vec().await.unwrap_or_default();
+        let answer = match outgoing.body(bytes).send().await {
+            Ok(answer) => answer,
+            Err(_) => {
+                return poem::Response::builder()
+                    .status(poem::http::StatusCode::BAD_GATEWAY)
+                    .finish();
+            }
+        };
+        let status = answer.status();
+        let headers = answer.headers().clone();
+        let mut response = poem::Response::builder()
+            .status(status)
+            .body(answer.bytes().await.unwrap_or_default());
+        for (name, value) in &headers {
+            if name != "content-length" && name != "transfer-encoding" {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        response
+    }
+
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind proxy");
+    let addr = acceptor.local_addr()[0]
+        .as_socket_addr()
+        .copied()
+        .expect("proxy address");
+    let routes = poem::Route::new()
+        .at("/*path", forward)
+        .at("/", forward)
+        .data(target.trim_end_matches('/').to_string());
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
+    format!("http://{addr}")
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn dango(project: &Path) -> Command {
+pub(crate) fn dango(project: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
     command
         .arg("--project")
@@ -17,7 +17,7 @@ fn dango(project: &Path) -> Command {
     command
 }
 
-fn run(command: &mut Command) -> (bool, String) {
+pub(crate) fn run(command: &mut Command) -> (bool, String) {
     let output = command.output().expect("run dango");
     let text = format!(
         "{}{}",
@@ -260,7 +260,7 @@ fn openapi_command_prints_the_document() {
 }
 
 /// A server process that is killed if the test ends early (a failed assertion).
-struct Server(std::process::Child);
+pub(crate) struct Server(std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -270,13 +270,13 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         send_sigterm(self.0.id());
         assert!(self.0.wait().unwrap().success(), "clean shutdown");
     }
 }
 
-fn start_server(command: &mut Command) -> (Server, String) {
+pub(crate) fn start_server(command: &mut Command) -> (Server, String) {
     let mut server = Server(
         command
             .stdout(Stdio::piped())
@@ -296,10 +296,14 @@ fn start_server(command: &mut Command) -> (Server, String) {
     }
 }
 
-async fn admin_client(url: &str, email: &str, password: &str) -> reqwest::Client {
+/// A browser-like client (cookies, CSRF header) signed in with `email` and `password`.
+pub(crate) async fn admin_client(url: &str, email: &str, password: &str) -> reqwest::Client {
     dango::app::install_crypto_provider();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("X-Requested-With", "test".parse().unwrap());
     let client = reqwest::Client::builder()
         .cookie_store(true)
+        .default_headers(headers)
         .build()
         .unwrap();
     let response = client
@@ -450,4 +454,29 @@ fn demo_starts_with_synced_sample_data() {
         }
     });
     server.stop();
+}
+
+#[test]
+fn dango_run_names_failing_tests_as_dbt_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    assert!(run(dango(project).arg("init")).0);
+    let models = project.join("dbt/models/marts");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(
+        models.join("dim_customers.sql"),
+        "select 1 as customer_id union all select null",
+    )
+    .unwrap();
+    std::fs::write(
+        models.join("dim_customers.yml"),
+        "version: 2\nmodels:\n  - name: dim_customers\n    columns:\n      - name: customer_id\n        data_tests: [not_null]\n",
+    )
+    .unwrap();
+    let (ok, out) = run(dango(project).arg("run"));
+    assert!(!ok, "a failing test fails the run: {out}");
+    assert!(
+        out.contains("FAIL     not_null_dim_customers_customer_id"),
+        "the test is named, not hashed: {out}"
+    );
 }

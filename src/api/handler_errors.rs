@@ -1,0 +1,327 @@
+//! The errors each handler can answer after the request guard let it through, by
+//! operation id: the services it calls and what they refuse. `api::spec` adds these to
+//! what the guard itself can answer (401, 403, 411, 413, 415, 429) and to 500; a unit test
+//! there keeps one entry per operation, and the integration suite fails on any answer
+//! whose status is not documented.
+
+pub type HandlerErrors = &'static [(u16, &'static str)];
+
+const BAD_SOURCE: (u16, &str) = (
+    400,
+    "The source name is not an identifier (letters, digits, underscores), or .dango/sources.yml is invalid",
+);
+const NO_SOURCE: (u16, &str) = (404, "No source with this name in .dango/sources.yml");
+const WAREHOUSE_RELEASED: (u16, &str) = (
+    503,
+    "The warehouse is released to an external dbt run (transform.engine: dbt); try again when it ends",
+);
+const NO_USER: (u16, &str) = (404, "No user with this id");
+const NOT_A_USER: (u16, &str) = (
+    404,
+    "The caller is not a user account (authentication disabled, or the local CLI)",
+);
+const WRONG_PASSWORD: (u16, &str) = (400, "The password is wrong");
+const WEAK_PASSWORD: (u16, &str) = (
+    400,
+    "The password does not meet the policy (`issues` lists why), or is unchanged",
+);
+const BAD_ROLE: (u16, &str) = (400, "The role is not admin, editor or viewer");
+const SYNC_RUNNING: (u16, &str) = (
+    409,
+    "A sync of one of these sources is already queued or running (`run_id` names it)",
+);
+const TRANSFORM_RUNNING: (u16, &str) = (409, "A dbt run is already queued or running");
+const NO_MANIFEST: (u16, &str) = (
+    404,
+    "There is no dbt manifest yet (sync a source or run dbt first), or no model of this name",
+);
+const BAD_MODEL: (u16, &str) = (
+    400,
+    "The model name is not an identifier (letters, digits, underscores; at most 128)",
+);
+const NOT_A_FILE_SOURCE: (u16, &str) = (400, "The source is not a csv or local_files source");
+
+pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
+    // Health, status, configuration
+    ("api_info", &[]),
+    ("status", &[]),
+    ("watcher_status", &[]),
+    ("platform_health", &[]),
+    ("deployment_history", &[]),
+    ("get_config", &[]),
+    ("get_metabase_config", &[]),
+    // Users
+    ("list_users", &[]),
+    (
+        "create_user",
+        &[
+            (
+                400,
+                "The role, the email address or the display name (over 200 characters) is invalid",
+            ),
+            (409, "A user with this email already exists"),
+        ],
+    ),
+    (
+        "delete_user",
+        &[
+            (400, "`confirm_email` is not the user's email"),
+            NO_USER,
+            (
+                409,
+                "Cannot delete your own account or the only active admin",
+            ),
+        ],
+    ),
+    (
+        "deactivate_user",
+        &[
+            NO_USER,
+            (
+                409,
+                "Cannot deactivate your own account or the only active admin",
+            ),
+        ],
+    ),
+    ("reactivate_user", &[NO_USER]),
+    (
+        "reinvite_user",
+        &[
+            (
+                400,
+                "The user is deactivated, or has already set a password (reset it instead)",
+            ),
+            NO_USER,
+        ],
+    ),
+    ("reset_user_password", &[NO_USER]),
+    ("revoke_user_sessions", &[NO_USER]),
+    (
+        "change_user_role",
+        &[
+            BAD_ROLE,
+            NO_USER,
+            (409, "Cannot demote the only active admin"),
+        ],
+    ),
+    ("unlock_user", &[NO_USER]),
+    ("list_audit_events", &[]),
+    // Two-factor authentication
+    (
+        "two_factor_disable",
+        &[WRONG_PASSWORD, (400, "2FA is not enabled"), NOT_A_USER],
+    ),
+    (
+        "two_factor_regenerate_recovery",
+        &[
+            WRONG_PASSWORD,
+            (
+                400,
+                "2FA is not enabled, or the code is wrong or already used",
+            ),
+            NOT_A_USER,
+        ],
+    ),
+    (
+        "two_factor_setup",
+        &[
+            WRONG_PASSWORD,
+            (400, "2FA is already enabled: disable it first"),
+            NOT_A_USER,
+        ],
+    ),
+    (
+        "two_factor_verify",
+        &[
+            (
+                400,
+                "The code is wrong or already used, or 2FA is no longer enabled for the account",
+            ),
+            (
+                401,
+                "The partial session is missing or expired, or this was the 5th wrong code (log in again)",
+            ),
+            (404, "The account was deleted during the login"),
+        ],
+    ),
+    (
+        "two_factor_verify_setup",
+        &[
+            (
+                400,
+                "2FA is already enabled, no setup is pending, or the code is wrong or already used",
+            ),
+            NOT_A_USER,
+        ],
+    ),
+    // Authentication
+    (
+        "accept_invite",
+        &[
+            (
+                400,
+                "The invite link is invalid or expired, or the display name is over 200 characters",
+            ),
+            WEAK_PASSWORD,
+        ],
+    ),
+    ("list_api_keys", &[]),
+    (
+        "create_api_key",
+        &[
+            (
+                400,
+                "The name is empty or over 128 characters, the role is invalid, or expires_at is not in the future",
+            ),
+            (403, "The role cap is above the caller's own role"),
+            NOT_A_USER,
+        ],
+    ),
+    (
+        "revoke_api_key",
+        &[(404, "No live API key of yours with this id")],
+    ),
+    (
+        "change_password",
+        &[
+            (400, "The current password is incorrect"),
+            WEAK_PASSWORD,
+            NOT_A_USER,
+        ],
+    ),
+    (
+        "login",
+        &[
+            (400, "Invalid email or password (never says which)"),
+            (
+                423,
+                "The account is temporarily locked after repeated failures (`remaining_seconds`, Retry-After)",
+            ),
+        ],
+    ),
+    ("logout", &[]),
+    ("me", &[]),
+    ("oauth_providers", &[]),
+    ("oauth_login", &[]),
+    ("oauth_callback", &[]),
+    ("list_sessions", &[]),
+    (
+        "revoke_session",
+        &[
+            (400, "This is the current session: use logout"),
+            (404, "No live session of yours with this id"),
+        ],
+    ),
+    // Catalog
+    ("catalog_impact", &[BAD_MODEL, NO_MANIFEST]),
+    (
+        "catalog_lineage",
+        &[(
+            404,
+            "There is no dbt manifest yet: sync a source or run dbt first",
+        )],
+    ),
+    ("catalog_models", &[]),
+    (
+        "catalog_model",
+        &[BAD_MODEL, NO_MANIFEST, WAREHOUSE_RELEASED],
+    ),
+    // dbt
+    ("list_dbt_models", &[]),
+    (
+        "run_dbt_model",
+        &[
+            BAD_MODEL,
+            (400, "The project has no dbt project (dbt/dbt_project.yml)"),
+            (404, "No model of this name in the manifest"),
+            TRANSFORM_RUNNING,
+        ],
+    ),
+    (
+        "run_dbt",
+        &[
+            (
+                400,
+                "`command` is not a dbt command, `vars` is not an object, or there is no dbt project",
+            ),
+            TRANSFORM_RUNNING,
+        ],
+    ),
+    // Sources, files, sync, logs
+    ("activity_logs", &[]),
+    (
+        "list_sources",
+        &[(400, ".dango/sources.yml is invalid"), WAREHOUSE_RELEASED],
+    ),
+    (
+        "source_details",
+        &[BAD_SOURCE, NO_SOURCE, WAREHOUSE_RELEASED],
+    ),
+    ("source_logs", &[BAD_SOURCE, NO_SOURCE]),
+    (
+        "list_files",
+        &[
+            BAD_SOURCE,
+            NOT_A_FILE_SOURCE,
+            (
+                400,
+                "The source directory disappeared while it was being listed",
+            ),
+            NO_SOURCE,
+            WAREHOUSE_RELEASED,
+        ],
+    ),
+    (
+        "delete_file",
+        &[
+            BAD_SOURCE,
+            NOT_A_FILE_SOURCE,
+            (403, "`file_path` is outside the source directory"),
+            NO_SOURCE,
+            (404, "The source directory or the file does not exist"),
+            WAREHOUSE_RELEASED,
+        ],
+    ),
+    (
+        "upload_file",
+        &[
+            BAD_SOURCE,
+            NOT_A_FILE_SOURCE,
+            (
+                400,
+                "The body is not multipart/form-data with a named `file` part, or the file's extension or name does not fit the source",
+            ),
+            NO_SOURCE,
+            (
+                409,
+                "A file of this name already exists: delete it first or rename yours",
+            ),
+            (413, "The file is larger than 100 MB"),
+        ],
+    ),
+    (
+        "sync_source",
+        &[
+            BAD_SOURCE,
+            (
+                400,
+                "The dates are not YYYY-MM-DD or start after they end, or the source is disabled",
+            ),
+            NO_SOURCE,
+            SYNC_RUNNING,
+        ],
+    ),
+    (
+        "trigger_sync",
+        &[
+            BAD_SOURCE,
+            (
+                400,
+                "No source named, the dates are not YYYY-MM-DD or start after they end, or a source is disabled",
+            ),
+            NO_SOURCE,
+            SYNC_RUNNING,
+        ],
+    ),
+    ("sync_status", &[(404, "No run with this id")]),
+];

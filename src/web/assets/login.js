@@ -1,0 +1,29 @@
+// The sign-in page: password, then a TOTP or recovery code when 2FA is on; OAuth providers.
+const params = new URLSearchParams(location.search);
+if (params.get('error')) showError('error', new Error(params.get('error')));
+if (params.get('requires_2fa')) { document.getElementById('password-form').hidden = true; document.getElementById('code-form').hidden = false; }
+function after(result) {
+  if (result.requires_2fa) {
+    document.getElementById('password-form').hidden = true;
+    document.getElementById('code-form').hidden = false;
+    document.getElementById('code').focus();
+  } else if (result.must_change_password || result.requires_2fa_setup) {
+    location.href = '/setup';
+  } else {
+    location.href = nextPath();
+  }
+}
+document.getElementById('password-form').addEventListener('submit', async (e) => {
+  e.preventDefault(); showError('error');
+  try { after(await api('POST', '/api/auth/login', { email: email.value, password: password.value })); }
+  catch (err) { showError('error', err); }
+});
+document.getElementById('code-form').addEventListener('submit', async (e) => {
+  e.preventDefault(); showError('error');
+  try { after(await api('POST', '/api/auth/2fa/verify', { code: code.value })); }
+  catch (err) { showError('error', err); if (err.status === 401) setTimeout(() => location.href = '/login', 1500); }
+});
+api('GET', '/api/auth/oauth/providers').then((providers) => {
+  const box = document.getElementById('providers');
+  for (const p of providers) box.append(el('p', {}, el('a', { class: 'button secondary', href: p.login_url }, 'Sign in with ' + p.display_name)));
+}).catch(() => {});

@@ -1,0 +1,8 @@
+// The forced password change after signing in with a temporary password.
+document.getElementById('form').addEventListener('submit', async (e) => {
+  e.preventDefault(); showError('error');
+  try {
+    await api('POST', '/api/auth/change-password', { current_password: current.value, new_password: next.value });
+    location.href = '/';
+  } catch (err) { showError('error', err); if (err.status === 401) location.href = '/login'; }
+});

@@ -1,0 +1,26 @@
+//! The integration suite: one test binary (one link of DuckDB) whose modules each
+//! boot the real server on 127.0.0.1:0 with a temporary project, or run the `dango`
+//! binary, and drive it as a client would. `cargo test --test integration <module>::`
+//! runs one module.
+
+mod common;
+mod contract;
+mod contract_tour;
+
+mod auth;
+mod authz;
+mod cli;
+mod conformance;
+mod dbt_api;
+mod dbt_engine;
+mod fault;
+mod oauth;
+mod openapi;
+mod pages;
+mod project_paths;
+mod proxy;
+mod sync;
+mod transform;
+mod two_factor;
+mod users;
+mod watcher;
