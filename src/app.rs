@@ -99,6 +99,16 @@ impl AppState {
         self.config.get()
     }
 
+    /// Records a source's sync in the history (and lets source statuses show it).
+    pub async fn record_history(
+        &self,
+        entry: crate::sources::history::Entry<'_>,
+    ) -> crate::Result<dango_entity::sync_history::Model> {
+        let recorded = crate::sources::history::record(&self.db, entry).await;
+        self.source_facts.history_recorded();
+        recorded
+    }
+
     /// Sources, their raw tables and recent syncs, as of now (cached until one changes).
     pub async fn source_facts(&self) -> crate::Result<Arc<crate::sources::facts::Facts>> {
         self.source_facts

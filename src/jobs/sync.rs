@@ -57,9 +57,8 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
                     tracing::error!("sync of {name} failed: {err:?}");
                 }
                 let message = err.detailed_message();
-                history::record(
-                    &state.db,
-                    history::Entry {
+                state
+                    .record_history(history::Entry {
                         run_id: &run.id,
                         source: name,
                         status: "failed",
@@ -71,9 +70,8 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
                         start_date: run.start_date.clone(),
                         end_date: run.end_date.clone(),
                         details: None,
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
                 state.events.publish(
                     Event::new("sync_failed")
                         .source(name)
@@ -258,9 +256,8 @@ async fn record_success(
     outcome: &SourceOutcome,
     seconds: f64,
 ) -> crate::Result<()> {
-    history::record(
-        &state.db,
-        history::Entry {
+    state
+        .record_history(history::Entry {
             run_id: &run.id,
             source: name,
             status: "success",
@@ -272,9 +269,8 @@ async fn record_success(
             start_date: run.start_date.clone(),
             end_date: run.end_date.clone(),
             details: Some(outcome.details.clone()),
-        },
-    )
-    .await?;
+        })
+        .await?;
     record_drift(state, &run.id, name, &outcome.drift).await;
     for warning in &outcome.warnings {
         activity::record(&state.db, Level::Warning, Some(name), warning).await;

@@ -2,13 +2,14 @@
 //! `sources.yml`, the tables of every `raw_<source>` schema with their row counts, and
 //! each source's recent sync history. `GET /api/sources` is what dashboards and scripts
 //! poll; it answers from here and rebuilds only when an input changed: the file's
-//! contents, a warehouse write ([`Warehouse::generation`]) or a recorded sync
-//! ([`history::generation`]).
+//! contents, a warehouse write ([`Warehouse::generation`]) or a sync recorded in the
+//! history ([`FactsCache::history_recorded`]).
 //!
 //! [`Warehouse::generation`]: crate::warehouse::Warehouse::generation
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use dango_entity::sync_history;
 use sea_orm::DatabaseConnection;
@@ -53,9 +54,16 @@ struct Key {
 pub struct FactsCache {
     /// One rebuild at a time; requests that arrive during it use its result.
     current: tokio::sync::Mutex<Option<Arc<Facts>>>,
+    /// Advances with every sync history entry this server records.
+    history: AtomicU64,
 }
 
 impl FactsCache {
+    /// A sync history entry was written: statuses change.
+    pub fn history_recorded(&self) {
+        self.history.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The facts as they are now, rebuilt if an input changed since the last call.
     pub async fn get(
         &self,
@@ -69,7 +77,7 @@ impl FactsCache {
         let key = Key {
             sources: xxhash_rust::xxh3::xxh3_128(text.as_bytes()),
             warehouse: warehouse.generation(),
-            history: history::generation(),
+            history: self.history.load(Ordering::Acquire),
         };
         let mut current = self.current.lock().await;
         if let Some(facts) = current.as_ref().filter(|f| f.key == key) {

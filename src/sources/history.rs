@@ -1,7 +1,5 @@
 //! Per-source sync history (`sync_history`): one row per source per run.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use chrono::{DateTime, Duration, Utc};
 use dango_entity::sync_history;
 use sea_orm::{
@@ -21,14 +19,6 @@ pub struct Entry<'a> {
     pub start_date: Option<String>,
     pub end_date: Option<String>,
     pub details: Option<serde_json::Value>,
-}
-
-/// Advances with every entry recorded by this process, so source statuses can be
-/// cached until a sync ends.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-
-pub fn generation() -> u64 {
-    GENERATION.load(Ordering::Acquire)
 }
 
 pub async fn record(
@@ -53,9 +43,8 @@ pub async fn record(
         ..Default::default()
     }
     .insert(db)
-    .await;
-    GENERATION.fetch_add(1, Ordering::AcqRel);
-    Ok(recorded?)
+    .await?;
+    Ok(recorded)
 }
 
 /// The newest `limit` entries of a source, newest first.
