@@ -10,8 +10,16 @@ use std::time::{Duration, Instant};
 pub const EMAIL: &str = "bench@example.com";
 pub const PASSWORD: &str = "Quartz-Lantern-Pass-48";
 
+/// The release `dango` built with the bench, or `DANGO_BENCH_BIN` (another build, such
+/// as an earlier commit's, measured by the same bench).
+pub fn binary() -> PathBuf {
+    std::env::var_os("DANGO_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dango")))
+}
+
 pub fn dango(project: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
+    let mut command = Command::new(binary());
     command
         .arg("--project")
         .arg(project)

@@ -64,7 +64,7 @@ impl AuditApi {
         limit: Query<u64>,
         /// Matching events to skip, counted from the newest (default 0); use with `total` to
         /// page.
-        #[oai(default)]
+        #[oai(default, validator(maximum(value = "1000000000000000")))]
         offset: Query<u64>,
     ) -> Result<Json<AuditPage>> {
         let filter = AuditFilter {

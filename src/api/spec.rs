@@ -59,7 +59,7 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
         }
         constrain_fields(schemas);
     }
-    unsigned_minimum(&mut spec);
+    integer_bounds(&mut spec);
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(operations) = item.as_object_mut() else {
@@ -73,21 +73,31 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
     spec
 }
 
-/// poem-openapi writes `format: uint64` for unsigned integers without `minimum: 0`: a
-/// negative number would look valid (and is refused when parsed).
-fn unsigned_minimum(value: &mut Value) {
+/// poem-openapi writes integer formats (`uint64`, `int32`, …) without their bounds: a
+/// negative or too large number would look valid (and is refused when parsed).
+fn integer_bounds(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let unsigned = map
-                .get("format")
-                .and_then(Value::as_str)
-                .is_some_and(|f| f.starts_with("uint"));
-            if unsigned && map.get("type") == Some(&json!("integer")) {
-                map.entry("minimum").or_insert(json!(0));
+            let bounds = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((json!(0), json!(u8::MAX))),
+                Some("uint16") => Some((json!(0), json!(u16::MAX))),
+                Some("uint32") => Some((json!(0), json!(u32::MAX))),
+                Some("uint64") => Some((json!(0), json!(u64::MAX))),
+                Some("int8") => Some((json!(i8::MIN), json!(i8::MAX))),
+                Some("int16") => Some((json!(i16::MIN), json!(i16::MAX))),
+                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
+                Some("int64") => Some((json!(i64::MIN), json!(i64::MAX))),
+                _ => None,
+            };
+            if let Some((minimum, maximum)) = bounds
+                && map.get("type") == Some(&json!("integer"))
+            {
+                map.entry("minimum").or_insert(minimum);
+                map.entry("maximum").or_insert(maximum);
             }
-            map.values_mut().for_each(unsigned_minimum);
+            map.values_mut().for_each(integer_bounds);
         }
-        Value::Array(items) => items.iter_mut().for_each(unsigned_minimum),
+        Value::Array(items) => items.iter_mut().for_each(integer_bounds),
         _ => {}
     }
 }

@@ -105,8 +105,9 @@ pub async fn query(
     let total = select.clone().count(db).await?;
     let rows = select
         .order_by_desc(audit_events::Column::Id)
-        .offset(filter.offset)
-        .limit(filter.limit)
+        // SQL takes signed 64-bit numbers; beyond that there is nothing to page to anyway.
+        .offset(filter.offset.min(i64::MAX as u64))
+        .limit(filter.limit.min(i64::MAX as u64))
         .all(db)
         .await?;
     Ok((rows, total))

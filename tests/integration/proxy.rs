@@ -17,6 +17,18 @@ async fn failed_login(client: &reqwest::Client, base: &str, forwarded_for: Optio
     request.send().await.unwrap().status().as_u16()
 }
 
+async fn platform_health(app: &TestApp) -> serde_json::Value {
+    let admin = app.login_as(Role::Admin).await;
+    json(
+        admin
+            .get(app.url("/api/health/platform"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn logins_through_an_untrusted_proxy_on_loopback_are_rate_limited() {
     let app = TestApp::start().await;
@@ -36,15 +48,7 @@ async fn logins_through_an_untrusted_proxy_on_loopback_are_rate_limited() {
         assert_ne!(failed_login(&client, &app.url(""), None).await, 429);
     }
     // The operator is told which proxy to trust.
-    let admin = app.login_as(Role::Admin).await;
-    let health = json(
-        admin
-            .get(app.url("/api/health/platform"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let health = platform_health(&app).await;
     let warnings = health["warnings"].as_array().unwrap();
     assert!(
         warnings.iter().any(|w| {
@@ -84,15 +88,7 @@ async fn a_trusted_proxy_limits_each_client_behind_it() {
         429
     );
 
-    let admin = app.login_as(Role::Admin).await;
-    let health = json(
-        admin
-            .get(app.url("/api/health/platform"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let health = platform_health(&app).await;
     assert!(
         !health["warnings"]
             .to_string()
