@@ -95,6 +95,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What starting a run needs (`jobs::start`).
+    pub fn run_deps(&self) -> crate::jobs::RunDeps<'_> {
+        crate::jobs::RunDeps {
+            db: &self.db,
+            queue: &self.jobs,
+            paths: &self.paths,
+        }
+    }
+
     pub fn config(&self) -> Arc<ProjectConfig> {
         self.config.get()
     }

@@ -16,10 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::app::AppState;
 use crate::ingest::glob;
-use crate::jobs::{
-    self,
-    runs::{NewRun, RunKind, RunOptions, Trigger},
-};
+use crate::jobs::{self, Requester, RunRequest, SyncRequest, runs::Trigger};
 
 /// What `GET /api/watcher/status` reports.
 #[derive(Clone, Debug, Default)]
@@ -231,18 +228,12 @@ async fn trigger(state: &Arc<AppState>, changed: &BTreeSet<PathBuf>) -> bool {
     if sources.is_empty() {
         return true;
     }
-    let new = NewRun {
-        kind: RunKind::Sync,
-        trigger: Trigger::Watcher,
+    let request = RunRequest::Sync(SyncRequest {
         sources,
-        selector: None,
-        full_refresh: false,
-        start_date: None,
-        end_date: None,
-        options: RunOptions::default(),
-        requested_by: None,
-    };
-    match jobs::submit(state, new).await {
+        ..Default::default()
+    });
+    let requester = Requester::system(Trigger::Watcher, None);
+    match jobs::start(state.run_deps(), request, &requester).await {
         Ok(run) => {
             state.watcher.update(|s| {
                 s.last_sync_at = Some(Utc::now());

@@ -7,17 +7,15 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use serde_json::json;
 
 use super::ApiTag;
 use super::context::Caller;
 use crate::app::AppState;
-use crate::auth::audit::{self, AuditEvent};
-use crate::auth::{AuthMethod, Principal};
+use crate::auth::Principal;
 use crate::catalog::{self, DbtModelList};
 use crate::events::Event;
-use crate::jobs::runs::{NewRun, RunKind, RunOptions, Trigger};
 use crate::jobs::transform::TransformSpec;
+use crate::jobs::{Requester, RunRequest};
 use crate::{Error, Result, jobs};
 
 pub struct DbtApi;
@@ -53,57 +51,17 @@ pub struct DbtRunResponse {
     pub status: String,
 }
 
-fn trigger_of(principal: &Principal) -> Trigger {
-    match principal.method {
-        AuthMethod::ApiKey { .. } => Trigger::Api,
-        AuthMethod::LocalCli => Trigger::Cli,
-        _ => Trigger::Ui,
-    }
-}
-
 async fn submit(
     state: &AppState,
     principal: &Principal,
     spec: TransformSpec,
 ) -> Result<dango_entity::job_runs::Model> {
-    spec.command()?;
-    if !jobs::transform::has_project(state) {
-        return Err(Error::bad_request(
-            "This project has no dbt project (dbt/dbt_project.yml)",
-        ));
-    }
-    // one transform at a time: they write the same relations
-    if jobs::runs::active(&state.db)
-        .await?
-        .iter()
-        .any(|r| r.kind == "transform")
-    {
-        return Err(Error::conflict("A dbt run is already in progress").with_code("DANGO-T409"));
-    }
-    let selector = serde_json::to_string(&spec).map_err(Error::internal)?;
-    let run = jobs::submit(
-        state,
-        NewRun {
-            kind: RunKind::Transform,
-            trigger: trigger_of(principal),
-            sources: vec![],
-            selector: Some(selector),
-            full_refresh: spec.full_refresh,
-            start_date: None,
-            end_date: None,
-            options: RunOptions::default(),
-            requested_by: Some(principal.email.clone()),
-        },
+    jobs::start(
+        state.run_deps(),
+        RunRequest::Transform(spec),
+        &Requester::principal(principal),
     )
-    .await?;
-    audit::record(
-        &state.db,
-        AuditEvent::new("dbt_run_triggered")
-            .actor(principal)
-            .details(json!({"command": spec.command, "select": spec.select, "exclude": spec.exclude, "run_id": run.id})),
-    )
-    .await;
-    Ok(run)
+    .await
 }
 
 #[OpenApi(tag = "ApiTag::Dbt")]

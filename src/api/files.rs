@@ -25,7 +25,7 @@ use crate::auth::audit::{self, AuditEvent};
 use crate::config::sources::SourceConfig;
 use crate::events::Event;
 use crate::ingest::{files, glob};
-use crate::jobs::runs::{NewRun, RunKind, RunOptions, Trigger};
+use crate::jobs::{Requester, RunRequest, SyncRequest};
 use crate::{Error, Result, jobs, sources};
 
 pub struct FilesApi;
@@ -343,23 +343,13 @@ impl FilesApi {
         let mut message = format!("File uploaded successfully: {name}");
         let mut run_id = None;
         if trigger_sync.0 {
-            let trigger = match principal.method {
-                crate::auth::AuthMethod::ApiKey { .. } => Trigger::Api,
-                _ => Trigger::Ui,
-            };
-            match jobs::submit(
-                &state,
-                NewRun {
-                    kind: RunKind::Sync,
-                    trigger,
+            match jobs::start(
+                state.run_deps(),
+                RunRequest::Sync(SyncRequest {
                     sources: vec![source.name.clone()],
-                    selector: None,
-                    full_refresh: false,
-                    start_date: None,
-                    end_date: None,
-                    options: RunOptions::default(),
-                    requested_by: Some(principal.email.clone()),
-                },
+                    ..Default::default()
+                }),
+                &Requester::principal(&principal),
             )
             .await
             {

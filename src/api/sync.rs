@@ -7,16 +7,15 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use serde_json::json;
 
 use super::ApiTag;
 use super::context::Caller;
 use super::sources::HistoryEntry;
 use crate::app::AppState;
-use crate::auth::audit::{self, AuditEvent};
-use crate::auth::{AuthMethod, Principal};
-use crate::jobs::runs::{self, NewRun, RunKind, RunOptions, Trigger};
-use crate::sources::{self, history};
+use crate::auth::Principal;
+use crate::jobs::runs;
+use crate::jobs::{Requester, RunRequest, SyncRequest};
+use crate::sources::history;
 use crate::{Error, Result, jobs};
 
 pub struct SyncApi;
@@ -109,83 +108,27 @@ fn parse_date(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>> {
         .transpose()
 }
 
-fn date_range(
-    start: Option<&str>,
-    end: Option<&str>,
-) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
-    let start = parse_date(start, "start_date")?;
-    let end = parse_date(end, "end_date")?;
-    if let (Some(s), Some(e)) = (start, end)
-        && s > e
-    {
-        return Err(
-            Error::bad_request("start_date must not be after end_date").with_code("DANGO-V003")
-        );
-    }
-    Ok((start, end))
-}
-
-fn trigger_of(principal: &Principal) -> Trigger {
-    match principal.method {
-        AuthMethod::ApiKey { .. } => Trigger::Api,
-        _ => Trigger::Ui,
-    }
-}
-
-/// Validates, records and queues a sync run.
-#[allow(clippy::too_many_arguments)]
+/// Parses the dates and starts a sync of `names` (checked by `jobs::start`).
 async fn start_sync(
     state: &AppState,
     principal: &Principal,
     names: &[String],
-    full_refresh: bool,
-    start_date: Option<&str>,
-    end_date: Option<&str>,
-    allow_empty_replace: bool,
+    request: &SourceSyncRequest,
 ) -> Result<dango_entity::job_runs::Model> {
-    let (start, end) = date_range(start_date, end_date)?;
-    if names.is_empty() {
-        return Err(Error::bad_request("sources: name at least one source"));
-    }
-    let mut resolved = Vec::with_capacity(names.len());
-    for name in names {
-        let source = sources::get(&state.paths, name)?;
-        if !source.enabled {
-            return Err(Error::bad_request(format!(
-                "Source '{}' is disabled",
-                source.name
-            )));
-        }
-        if !resolved.contains(&source.name) {
-            resolved.push(source.name);
-        }
-    }
-    let run = jobs::submit(
-        state,
-        NewRun {
-            kind: RunKind::Sync,
-            trigger: trigger_of(principal),
-            sources: resolved.clone(),
-            selector: None,
-            full_refresh,
-            start_date: start,
-            end_date: end,
-            options: RunOptions {
-                allow_empty_replace,
-                ..Default::default()
-            },
-            requested_by: Some(principal.email.clone()),
-        },
+    let start_date = parse_date(request.start_date.as_deref(), "start_date")?;
+    let end_date = parse_date(request.end_date.as_deref(), "end_date")?;
+    jobs::start(
+        state.run_deps(),
+        RunRequest::Sync(SyncRequest {
+            sources: names.to_vec(),
+            full_refresh: request.full_refresh,
+            start_date,
+            end_date,
+            allow_empty_replace: request.allow_empty_replace,
+        }),
+        &Requester::principal(principal),
     )
-    .await?;
-    audit::record(
-        &state.db,
-        AuditEvent::new("sync_triggered")
-            .actor(principal)
-            .details(json!({"sources": resolved, "full_refresh": full_refresh, "run_id": run.id})),
-    )
-    .await;
-    Ok(run)
+    .await
 }
 
 #[OpenApi(tag = "ApiTag::Sync")]
@@ -213,10 +156,7 @@ impl SyncApi {
             &state,
             &principal,
             std::slice::from_ref(&source_name.0),
-            body.full_refresh,
-            body.start_date.as_deref(),
-            body.end_date.as_deref(),
-            body.allow_empty_replace,
+            &body,
         )
         .await?;
         let name = runs::sources_of(&run)
@@ -251,16 +191,14 @@ impl SyncApi {
         body: Json<TriggerRequest>,
     ) -> Result<Json<TriggerResponse>> {
         let Caller(principal, _) = caller;
-        let run = start_sync(
-            &state,
-            &principal,
-            &body.sources,
-            body.full_refresh,
-            body.start_date.as_deref(),
-            body.end_date.as_deref(),
-            body.allow_empty_replace,
-        )
-        .await?;
+        let body = body.0;
+        let request = SourceSyncRequest {
+            full_refresh: body.full_refresh,
+            start_date: body.start_date,
+            end_date: body.end_date,
+            allow_empty_replace: body.allow_empty_replace,
+        };
+        let run = start_sync(&state, &principal, &body.sources, &request).await?;
         Ok(Json(TriggerResponse {
             job_id: run.id.clone(),
             sources: runs::sources_of(&run),
@@ -322,10 +260,10 @@ impl SyncApi {
 mod tests {
     #[test]
     fn dates() {
-        assert!(super::date_range(Some("2026-01-01"), Some("2026-02-01")).is_ok());
-        assert!(super::date_range(Some("2026-13-01"), None).is_err());
-        assert!(super::date_range(Some("01/02/2026"), None).is_err());
-        assert!(super::date_range(Some("2026-03-01"), Some("2026-02-01")).is_err());
-        assert_eq!(super::date_range(Some(""), None).unwrap(), (None, None));
+        assert!(super::parse_date(Some("2026-01-01"), "start_date").is_ok());
+        assert!(super::parse_date(Some("2026-13-01"), "start_date").is_err());
+        assert!(super::parse_date(Some("01/02/2026"), "start_date").is_err());
+        assert_eq!(super::parse_date(Some(""), "start_date").unwrap(), None);
+        // the order of the two dates is the use case's rule (jobs::start)
     }
 }

@@ -65,7 +65,8 @@ pub async fn start(
 
 /// On the demo's first start, sync every source so there is data to look at.
 async fn sync_demo_once(state: &crate::app::AppState) {
-    use crate::jobs::runs::{NewRun, RunKind, RunOptions, Trigger};
+    use crate::jobs::runs::Trigger;
+    use crate::jobs::{Requester, RunRequest, SyncRequest};
     let Ok(config) = crate::sources::load(&state.paths) else {
         return;
     };
@@ -82,18 +83,12 @@ async fn sync_demo_once(state: &crate::app::AppState) {
     if never_synced.is_empty() {
         return;
     }
-    let new = NewRun {
-        kind: RunKind::Sync,
-        trigger: Trigger::Cli,
+    let request = RunRequest::Sync(SyncRequest {
         sources: never_synced.clone(),
-        selector: None,
-        full_refresh: false,
-        start_date: None,
-        end_date: None,
-        options: RunOptions::default(),
-        requested_by: Some("demo".into()),
-    };
-    match crate::jobs::submit(state, new).await {
+        ..Default::default()
+    });
+    let requester = Requester::system(Trigger::Cli, Some("demo"));
+    match crate::jobs::start(state.run_deps(), request, &requester).await {
         Ok(_) => println!("Loading the demo data ({})…", never_synced.join(", ")),
         Err(err) => eprintln!("could not start the demo sync: {}", err.message),
     }

@@ -153,22 +153,16 @@ async fn in_process(
 ) -> anyhow::Result<Value> {
     let app = App::open(root).await?;
     let state = app.state().clone();
-    let run = runs::create(
-        &state.db,
-        runs::NewRun {
-            kind: runs::RunKind::Sync,
-            trigger: runs::Trigger::Cli,
+    let run = jobs::start::record(
+        state.run_deps(),
+        jobs::RunRequest::Sync(jobs::SyncRequest {
             sources: sources.to_vec(),
-            selector: None,
             full_refresh: args.full_refresh,
             start_date: start,
             end_date: end,
-            options: runs::RunOptions {
-                allow_empty_replace: args.allow_empty_replace,
-                ..Default::default()
-            },
-            requested_by: Some("cli".into()),
-        },
+            allow_empty_replace: args.allow_empty_replace,
+        }),
+        &jobs::Requester::system(runs::Trigger::Cli, Some("cli")),
     )
     .await
     .map_err(|e| anyhow::anyhow!(e.message))?;

@@ -4,35 +4,15 @@
 mod dbt_cli;
 pub mod queue;
 pub mod runs;
+pub mod start;
 pub mod sync;
 pub mod transform;
 
 use std::sync::Arc;
 
-use dango_entity::job_runs;
-
 use crate::app::AppState;
-use runs::NewRun;
-
-/// Records a run and queues it. Conflicting runs are refused with 409.
-pub async fn submit(state: &AppState, new: NewRun) -> crate::Result<job_runs::Model> {
-    let run = {
-        let _turn = state.jobs.submit_lock.lock().await;
-        runs::create(&state.db, new).await?
-    };
-    if let Err(err) = state.jobs.push(&run.id).await {
-        runs::finish(
-            &state.db,
-            &run.id,
-            runs::FAILED,
-            None,
-            Some("Could not queue the run"),
-        )
-        .await?;
-        return Err(err);
-    }
-    Ok(run)
-}
+use runs::{RunKind, RunStatus};
+pub use start::{Requester, RunDeps, RunRequest, SyncRequest, start};
 
 /// Executes a queued run to its terminal state. Never panics the worker: every failure
 /// ends in the run's record.
@@ -53,20 +33,28 @@ pub async fn execute(state: &Arc<AppState>, run_id: &str) {
             return;
         }
     };
-    let outcome = match run.kind.as_str() {
-        "sync" => sync::run(state, &run).await,
-        "transform" => transform::run(state, &run).await,
-        other => Err(crate::Error::internal(anyhow::anyhow!(
-            "unknown run kind {other}"
+    let outcome = match RunKind::of(&run) {
+        Some(RunKind::Sync) => sync::run(state, &run).await,
+        Some(RunKind::Transform) => transform::run(state, &run).await,
+        None => Err(crate::Error::internal(anyhow::anyhow!(
+            "unknown run kind {}",
+            run.kind
         ))),
     };
     let finished = match outcome {
-        Ok(rows) => runs::finish(&state.db, run_id, runs::SUCCESS, Some(rows), None).await,
+        Ok(rows) => runs::finish(&state.db, run_id, RunStatus::Success, Some(rows), None).await,
         Err(err) => {
             if err.kind == crate::ErrorKind::Internal {
                 tracing::error!("run {run_id} failed: {err:?}");
             }
-            runs::finish(&state.db, run_id, runs::FAILED, None, Some(&err.message)).await
+            runs::finish(
+                &state.db,
+                run_id,
+                RunStatus::Failed,
+                None,
+                Some(&err.message),
+            )
+            .await
         }
     };
     if let Err(err) = finished {

@@ -10,12 +10,49 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::auth::{AuthMethod, Principal};
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const SUCCESS: &str = "success";
-pub const FAILED: &str = "failed";
-pub const CANCELLED: &str = "cancelled";
+/// Where a run is; stored in `job_runs.status` as its lowercase name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Success,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == stored)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +65,16 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// How a signed-in caller's runs are recorded: API keys are `api`, the `dango` CLI
+    /// talking to the server is `cli`, a browser session (or disabled auth) is `ui`.
+    pub fn of(principal: &Principal) -> Self {
+        match principal.method {
+            AuthMethod::ApiKey { .. } => Trigger::Api,
+            AuthMethod::LocalCli => Trigger::Cli,
+            AuthMethod::Session { .. } | AuthMethod::Disabled => Trigger::Ui,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Ui => "ui",
@@ -52,6 +99,16 @@ impl RunKind {
             RunKind::Transform => "transform",
         }
     }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        [RunKind::Sync, RunKind::Transform]
+            .into_iter()
+            .find(|k| k.as_str() == stored)
+    }
+
+    pub fn of(run: &job_runs::Model) -> Option<Self> {
+        Self::parse(&run.kind)
+    }
 }
 
 /// Options stored with a run (JSON in `job_runs.options`).
@@ -67,6 +124,7 @@ pub struct RunOptions {
     pub skip_transform: bool,
 }
 
+#[derive(Debug)]
 pub struct NewRun {
     pub kind: RunKind,
     pub trigger: Trigger,
@@ -90,27 +148,41 @@ pub fn options_of(run: &job_runs::Model) -> RunOptions {
         .unwrap_or_default()
 }
 
+/// Whether a stored status is a terminal one.
 pub fn is_terminal(status: &str) -> bool {
-    matches!(status, SUCCESS | FAILED | CANCELLED)
+    RunStatus::parse(status).is_some_and(RunStatus::is_terminal)
 }
+
+const UNFINISHED: [&str; 2] = ["queued", "running"];
 
 /// Runs not yet finished, oldest first.
 pub async fn active(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {
     Ok(job_runs::Entity::find()
-        .filter(job_runs::Column::Status.is_in([QUEUED, RUNNING]))
+        .filter(job_runs::Column::Status.is_in(UNFINISHED))
         .order_by_asc(job_runs::Column::CreatedAt)
         .all(db)
         .await?)
 }
 
 /// Records a queued run. Sync runs conflict (409) with an unfinished sync of any of
-/// their sources. Callers serialize creation (see `JobQueue::submit`).
+/// their sources, transform runs with any unfinished transform. Callers serialize
+/// creation (`start::record` holds the queue's submit lock around it).
 pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_runs::Model> {
-    if new.kind == RunKind::Sync {
-        for run in active(db)
-            .await?
+    let unfinished = active(db).await?;
+    // one transform at a time: they write the same relations
+    if new.kind == RunKind::Transform
+        && let Some(run) = unfinished
             .iter()
-            .filter(|r| r.kind == RunKind::Sync.as_str())
+            .find(|r| RunKind::of(r) == Some(RunKind::Transform))
+    {
+        return Err(Error::conflict("A dbt run is already in progress")
+            .with_code("DANGO-T409")
+            .with_extra("run_id", run.id.clone()));
+    }
+    if new.kind == RunKind::Sync {
+        for run in unfinished
+            .iter()
+            .filter(|r| RunKind::of(r) == Some(RunKind::Sync))
         {
             let busy: Vec<String> = sources_of(run)
                 .into_iter()
@@ -134,7 +206,7 @@ pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_r
         trigger: Set(new.trigger.as_str().into()),
         sources: Set(serde_json::to_string(&new.sources).unwrap_or_else(|_| "[]".into())),
         selector: Set(new.selector),
-        status: Set(QUEUED.into()),
+        status: Set(RunStatus::Queued.as_str().into()),
         phase: Set(Some("queued".into())),
         message: Set(None),
         progress: Set(None),
@@ -168,7 +240,10 @@ pub async fn get(db: &DatabaseConnection, id: &str) -> crate::Result<job_runs::M
 /// queued → running; false when the run is no longer queued (cancelled, or already taken).
 pub async fn start(db: &DatabaseConnection, id: &str, worker: &str) -> crate::Result<bool> {
     let result = job_runs::Entity::update_many()
-        .col_expr(job_runs::Column::Status, Expr::value(RUNNING))
+        .col_expr(
+            job_runs::Column::Status,
+            Expr::value(RunStatus::Running.as_str()),
+        )
         .col_expr(job_runs::Column::StartedAt, Expr::value(Some(Utc::now())))
         .col_expr(
             job_runs::Column::Worker,
@@ -179,7 +254,7 @@ pub async fn start(db: &DatabaseConnection, id: &str, worker: &str) -> crate::Re
             Expr::value(Some("starting".to_string())),
         )
         .filter(job_runs::Column::Id.eq(id))
-        .filter(job_runs::Column::Status.eq(QUEUED))
+        .filter(job_runs::Column::Status.eq(RunStatus::Queued.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -201,7 +276,7 @@ pub async fn set_phase(
             Expr::value(message.map(str::to_string)),
         )
         .filter(job_runs::Column::Id.eq(id))
-        .filter(job_runs::Column::Status.eq(RUNNING))
+        .filter(job_runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -221,7 +296,7 @@ pub async fn set_progress(
             Expr::value(message.map(str::to_string)),
         )
         .filter(job_runs::Column::Id.eq(id))
-        .filter(job_runs::Column::Status.eq(RUNNING))
+        .filter(job_runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -231,7 +306,7 @@ pub async fn set_progress(
 pub async fn finish(
     db: &DatabaseConnection,
     id: &str,
-    status: &str,
+    status: RunStatus,
     rows: Option<u64>,
     error: Option<&str>,
 ) -> crate::Result<bool> {
@@ -244,14 +319,14 @@ pub async fn finish(
         .started_at
         .map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
     let result = job_runs::Entity::update_many()
-        .col_expr(job_runs::Column::Status, Expr::value(status))
+        .col_expr(job_runs::Column::Status, Expr::value(status.as_str()))
         .col_expr(
             job_runs::Column::Phase,
             Expr::value(Some(
-                if status == SUCCESS {
+                if status == RunStatus::Success {
                     "completed"
                 } else {
-                    status
+                    status.as_str()
                 }
                 .to_string(),
             )),
@@ -267,7 +342,7 @@ pub async fn finish(
             Expr::value(error.map(|e| e.chars().take(4000).collect::<String>())),
         )
         .filter(job_runs::Column::Id.eq(id))
-        .filter(job_runs::Column::Status.is_in([QUEUED, RUNNING]))
+        .filter(job_runs::Column::Status.is_in(UNFINISHED))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -278,12 +353,12 @@ pub async fn finish(
 pub async fn fail_interrupted(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {
     let stale = active(db).await?;
     for run in &stale {
-        let message = if run.status == RUNNING {
+        let message = if run.status == RunStatus::Running.as_str() {
             "The server stopped while this run was in progress; nothing it was writing was kept"
         } else {
             "The server stopped before this run started"
         };
-        finish(db, &run.id, FAILED, None, Some(message)).await?;
+        finish(db, &run.id, RunStatus::Failed, None, Some(message)).await?;
     }
     Ok(stale)
 }

@@ -92,7 +92,7 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
     }
     progress.abort();
     if !synced.is_empty()
-        && transform::has_project(state)
+        && transform::has_project(&state.paths)
         && let Err(err) = transform_after_sync(state, run, &synced, options.skip_transform).await
     {
         failures.push(err);

@@ -147,8 +147,8 @@ impl TransformOutcome {
 }
 
 /// Whether the project has a dbt project at all.
-pub fn has_project(state: &AppState) -> bool {
-    state.paths.dbt_dir().join("dbt_project.yml").is_file()
+pub fn has_project(paths: &crate::config::ProjectPaths) -> bool {
+    paths.dbt_dir().join("dbt_project.yml").is_file()
 }
 
 /// The live event for a finished node (passing tests have none).
@@ -194,7 +194,7 @@ pub async fn execute(
     run_id: Option<&str>,
     spec: &TransformSpec,
 ) -> crate::Result<TransformOutcome> {
-    if !has_project(state) {
+    if !has_project(&state.paths) {
         return Err(Error::bad_request(
             "This project has no dbt project (dbt/dbt_project.yml)",
         ));
@@ -271,7 +271,7 @@ pub async fn execute(
 /// (after staging models were generated without a build, and after a run of real dbt):
 /// what the catalog and docs show.
 pub async fn refresh_manifest(state: &Arc<AppState>) -> crate::Result<()> {
-    if !has_project(state) {
+    if !has_project(&state.paths) {
         return Ok(());
     }
     let dbt_dir = state.paths.dbt_dir();

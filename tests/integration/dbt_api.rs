@@ -363,3 +363,69 @@ async fn without_artifacts_the_catalog_says_so() {
     )
     .await;
 }
+
+/// Both conflict rules (one transform at a time; one sync per source) are checked under
+/// the lock that guards recording a run, so a burst of identical requests never leaves
+/// two runs of the same kind active at once, and each refusal names the run in the way.
+#[tokio::test]
+async fn concurrent_requests_start_one_transform_and_one_sync_per_source() {
+    let app = TestApp::start().await;
+    app.write_sources(SALES);
+    let editor = app.login_as(Role::Editor).await;
+    app.upload(
+        &editor,
+        "sales",
+        "a.csv",
+        b"id,amount\n1,10\n".to_vec(),
+        false,
+    )
+    .await;
+
+    let dbt_runs = (0..6).map(|_| editor.post(app.url("/api/dbt/run")).json(&json!({})).send());
+    let syncs = (0..6).map(|_| {
+        editor
+            .post(app.url("/api/sources/sales/sync"))
+            .json(&json!({}))
+            .send()
+    });
+    let (dbt_runs, syncs) = tokio::join!(
+        futures::future::join_all(dbt_runs),
+        futures::future::join_all(syncs)
+    );
+    for (answers, code, id_field) in [
+        (dbt_runs, "DANGO-T409", "run_id"),
+        (syncs, "DANGO-SYNC-409", "record_id"),
+    ] {
+        let mut accepted = Vec::new();
+        let mut refused = Vec::new();
+        for answer in answers {
+            let answer = answer.unwrap();
+            match answer.status().as_u16() {
+                200 => accepted.push(json(answer).await[id_field].as_str().unwrap().to_string()),
+                _ => refused.push(error_body(answer, 409).await),
+            }
+        }
+        assert!(!accepted.is_empty() && !refused.is_empty(), "{accepted:?}");
+        for body in &refused {
+            assert_eq!(body["code"], code, "{body}");
+            let blocker = body["run_id"].as_str().unwrap();
+            assert!(accepted.iter().any(|id| id == blocker), "{body}");
+        }
+        for id in &accepted {
+            app.wait_run(&editor, id).await;
+        }
+    }
+    // a second accepted run of a kind (if the first ended in between) never overlapped it
+    let runs = dango::jobs::runs::recent(app.db(), 50).await.unwrap();
+    for kind in ["sync", "transform"] {
+        let mut of_kind: Vec<_> = runs.iter().filter(|r| r.kind == kind).collect();
+        of_kind.sort_by_key(|r| r.created_at);
+        for pair in of_kind.windows(2) {
+            let ended = pair[0].finished_at.expect("finished");
+            assert!(
+                ended <= pair[1].created_at,
+                "{kind} runs overlapped: {pair:?}"
+            );
+        }
+    }
+}

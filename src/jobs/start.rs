@@ -1,0 +1,231 @@
+//! Starting a run: the one entry point every front end calls (the HTTP API, the CLI, the
+//! file watcher, the demo loader; later the scheduler, MCP and the UI). It owns the rules:
+//! validation, the conflict rules (checked under one lock with the insert), the trigger
+//! (derived once from who asks), the audit record, and handing the run to the queue.
+
+use chrono::NaiveDate;
+use dango_entity::job_runs;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use super::queue::JobQueue;
+use super::runs::{self, NewRun, RunKind, RunOptions, Trigger};
+use super::transform::TransformSpec;
+use crate::auth::Principal;
+use crate::auth::audit::{self, AuditEvent};
+use crate::config::ProjectPaths;
+use crate::{Error, Result};
+
+/// What starting a run needs, and nothing more.
+#[derive(Clone, Copy)]
+pub struct RunDeps<'a> {
+    pub db: &'a DatabaseConnection,
+    pub queue: &'a JobQueue,
+    pub paths: &'a ProjectPaths,
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub enum RunRequest {
+    /// Load these sources (names as the caller wrote them; resolved and checked here).
+    Sync(SyncRequest),
+    /// A dbt command over a selection.
+    Transform(TransformSpec),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SyncRequest {
+    pub sources: Vec<String>,
+    pub full_refresh: bool,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub allow_empty_replace: bool,
+}
+
+/// Who asks for a run: a signed-in caller (the trigger follows from how they signed in)
+/// or the product itself.
+pub struct Requester<'a> {
+    trigger: Trigger,
+    principal: Option<&'a Principal>,
+    name: Option<String>,
+}
+
+impl<'a> Requester<'a> {
+    pub fn principal(principal: &'a Principal) -> Self {
+        Self {
+            trigger: Trigger::of(principal),
+            principal: Some(principal),
+            name: Some(principal.email.clone()),
+        }
+    }
+
+    /// The file watcher, the demo loader, the CLI working without a server.
+    pub fn system(trigger: Trigger, name: Option<&str>) -> Self {
+        Self {
+            trigger,
+            principal: None,
+            name: name.map(str::to_string),
+        }
+    }
+}
+
+/// Records a run and hands it to the workers. Invalid requests get 400/404, conflicting
+/// runs 409, and nothing is recorded for either.
+pub async fn start(
+    deps: RunDeps<'_>,
+    request: RunRequest,
+    requester: &Requester<'_>,
+) -> Result<job_runs::Model> {
+    let run = record(deps, request, requester).await?;
+    if let Err(err) = deps.queue.push(&run.id).await {
+        runs::finish(
+            deps.db,
+            &run.id,
+            runs::RunStatus::Failed,
+            None,
+            Some("Could not queue the run"),
+        )
+        .await?;
+        return Err(err);
+    }
+    Ok(run)
+}
+
+/// Validates and records a run without queueing it, for a caller that executes it itself
+/// (the CLI when no server is running).
+pub async fn record(
+    deps: RunDeps<'_>,
+    request: RunRequest,
+    requester: &Requester<'_>,
+) -> Result<job_runs::Model> {
+    let (new, audit_event, mut details) = match request {
+        RunRequest::Sync(sync) => {
+            let new = validate_sync(deps.paths, sync, requester)?;
+            let details = json!({"sources": new.sources, "full_refresh": new.full_refresh});
+            (new, "sync_triggered", details)
+        }
+        RunRequest::Transform(spec) => {
+            let details =
+                json!({"command": spec.command, "select": spec.select, "exclude": spec.exclude});
+            (
+                validate_transform(deps.paths, spec, requester)?,
+                "dbt_run_triggered",
+                details,
+            )
+        }
+    };
+    let run = {
+        let _turn = deps.queue.submit_lock.lock().await;
+        runs::create(deps.db, new).await?
+    };
+    if let Some(principal) = requester.principal {
+        audit::record(
+            deps.db,
+            AuditEvent::new(audit_event).actor(principal).details({
+                details["run_id"] = json!(run.id);
+                details
+            }),
+        )
+        .await;
+    }
+    Ok(run)
+}
+
+fn validate_sync(
+    paths: &ProjectPaths,
+    sync: SyncRequest,
+    requester: &Requester<'_>,
+) -> Result<NewRun> {
+    if let (Some(start), Some(end)) = (sync.start_date, sync.end_date)
+        && start > end
+    {
+        return Err(
+            Error::bad_request("start_date must not be after end_date").with_code("DANGO-V003")
+        );
+    }
+    if sync.sources.is_empty() {
+        return Err(Error::bad_request("sources: name at least one source"));
+    }
+    let mut resolved = Vec::with_capacity(sync.sources.len());
+    for name in &sync.sources {
+        let source = crate::sources::get(paths, name)?;
+        if !source.enabled {
+            return Err(Error::bad_request(format!(
+                "Source '{}' is disabled",
+                source.name
+            )));
+        }
+        if !resolved.contains(&source.name) {
+            resolved.push(source.name);
+        }
+    }
+    Ok(NewRun {
+        kind: RunKind::Sync,
+        trigger: requester.trigger,
+        sources: resolved,
+        selector: None,
+        full_refresh: sync.full_refresh,
+        start_date: sync.start_date,
+        end_date: sync.end_date,
+        options: RunOptions {
+            allow_empty_replace: sync.allow_empty_replace,
+            ..Default::default()
+        },
+        requested_by: requester.name.clone(),
+    })
+}
+
+fn validate_transform(
+    paths: &ProjectPaths,
+    spec: TransformSpec,
+    requester: &Requester<'_>,
+) -> Result<NewRun> {
+    spec.command()?;
+    if !super::transform::has_project(paths) {
+        return Err(Error::bad_request(
+            "This project has no dbt project (dbt/dbt_project.yml)",
+        ));
+    }
+    let selector = serde_json::to_string(&spec).map_err(Error::internal)?;
+    Ok(NewRun {
+        kind: RunKind::Transform,
+        trigger: requester.trigger,
+        sources: vec![],
+        selector: Some(selector),
+        full_refresh: spec.full_refresh,
+        start_date: None,
+        end_date: None,
+        options: RunOptions::default(),
+        requested_by: requester.name.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(start: &str, end: &str) -> SyncRequest {
+        SyncRequest {
+            sources: vec!["sales".into()],
+            start_date: NaiveDate::parse_from_str(start, "%Y-%m-%d").ok(),
+            end_date: NaiveDate::parse_from_str(end, "%Y-%m-%d").ok(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_sync_checks_its_dates_and_names_before_anything_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ProjectPaths::new(dir.path());
+        std::fs::create_dir_all(paths.sources_yml().parent().unwrap()).unwrap();
+        std::fs::write(paths.sources_yml(), "version: \"1.0\"\nsources: []\n").unwrap();
+        let requester = Requester::system(Trigger::Cli, None);
+        let reversed = validate_sync(&paths, sync("2026-03-01", "2026-02-01"), &requester);
+        assert_eq!(reversed.unwrap_err().code, "DANGO-V003");
+        let none = SyncRequest::default();
+        assert!(validate_sync(&paths, none, &requester).is_err());
+        // in order, the dates pass and the unknown source is what is refused
+        let unknown = validate_sync(&paths, sync("2026-01-01", "2026-02-01"), &requester);
+        assert_eq!(unknown.unwrap_err().kind, crate::ErrorKind::NotFound);
+    }
+}
