@@ -7,6 +7,7 @@
 //!     5,000 rows each (100,000 rows): sequential p50, then 4 connections for 10 s,
 //!   - uploads through `POST /api/sources/{name}/upload-csv`: a 6 MB and a 60 MB CSV,
 //!     median of 5 each, in MB/s.
+#![allow(clippy::disallowed_methods)] // benches are synchronous programs that may sleep
 
 mod support;
 

@@ -6,6 +6,7 @@
 //!     `CREATE TABLE AS SELECT * FROM read_csv(...)` of the same file in the same run,
 //!   - an incremental sync adding a 1,000-row file (upload + sync),
 //!   - peak RSS of the server during the run.
+#![allow(clippy::disallowed_methods)] // benches are synchronous programs that may sleep
 
 mod support;
 

@@ -9,6 +9,7 @@
 //!
 //! dbt comes from DANGO_BENCH_DBT, else /var/cache/dango/venv/bin/dbt (the venv
 //! `.ci/run` creates); without it the dbt side is skipped.
+#![allow(clippy::disallowed_methods)] // benches are synchronous programs that may sleep
 
 mod support;
 

@@ -162,7 +162,9 @@ async fn database_health(state: &AppState) -> DatabaseHealth {
 
 /// Failed models of the last dbt run, from `dbt/target/run_results.json`.
 pub fn dbt_failures(dbt_dir: &Path) -> Vec<DbtFailure> {
-    let Ok(text) = std::fs::read_to_string(dbt_dir.join("target").join("run_results.json")) else {
+    let Ok(text) = std::fs::read_to_string(
+        crate::transform::project::artifacts_dir(dbt_dir).join("run_results.json"),
+    ) else {
         return vec![];
     };
     let Ok(results) = serde_json::from_str::<serde_json::Value>(&text) else {

@@ -19,7 +19,7 @@ pub struct Artifacts {
 
 impl Artifacts {
     pub fn load(state: &AppState) -> Option<Artifacts> {
-        let target = state.paths.dbt_dir().join("target");
+        let target = state.paths.dbt_target_dir();
         let manifest =
             serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).ok()?)
                 .ok()?;

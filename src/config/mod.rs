@@ -74,6 +74,10 @@ impl ProjectPaths {
     pub fn dbt_dir(&self) -> PathBuf {
         self.root.join("dbt")
     }
+    /// dbt's artifacts (`dbt/target` unless `dbt_project.yml` sets `target-path`).
+    pub fn dbt_target_dir(&self) -> PathBuf {
+        crate::transform::project::artifacts_dir(&self.dbt_dir())
+    }
     pub fn env_file(&self) -> PathBuf {
         self.root.join(".env")
     }

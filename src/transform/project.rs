@@ -76,6 +76,18 @@ fn hooks(value: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// `target-path` of `dbt_project.yml` (dbt's default `target`).
+fn target_path(yaml: &Value) -> String {
+    yaml["target-path"].as_str().unwrap_or("target").to_string()
+}
+
+/// Where the dbt project at `root` keeps its artifacts (`manifest.json`,
+/// `run_results.json`, `catalog.json`), for readers that need no more of the project.
+pub fn artifacts_dir(root: &Path) -> PathBuf {
+    let yaml = read_yaml(&root.join("dbt_project.yml")).unwrap_or(Value::Null);
+    root.join(target_path(&yaml))
+}
+
 fn read_yaml(path: &Path) -> Result<Value, TransformError> {
     let text = std::fs::read_to_string(path).map_err(|e| TransformError::io(path, e))?;
     parse_yaml(&text, &path.display().to_string())
@@ -126,7 +138,7 @@ impl DbtProject {
             macro_paths: string_list(yaml.get("macro-paths"), &["macros"]),
             analysis_paths: string_list(yaml.get("analysis-paths"), &["analyses"]),
             docs_paths: string_list(yaml.get("docs-paths"), &[]),
-            target_path: yaml["target-path"].as_str().unwrap_or("target").to_string(),
+            target_path: target_path(&yaml),
             vars: yaml["vars"].as_object().cloned().unwrap_or_default(),
             models: yaml.get("models").cloned().unwrap_or(Value::Null),
             seeds: yaml.get("seeds").cloned().unwrap_or(Value::Null),

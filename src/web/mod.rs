@@ -102,7 +102,7 @@ pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>
 
 /// Serves a file of `dbt/target` (404 in the JSON error shape when it is not there yet).
 fn artifact(state: &crate::app::AppState, name: &str) -> Response {
-    match std::fs::read(state.paths.dbt_dir().join("target").join(name)) {
+    match std::fs::read(state.paths.dbt_target_dir().join(name)) {
         Ok(bytes) => Response::builder()
             .content_type("application/json")
             .body(bytes),

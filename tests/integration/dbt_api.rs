@@ -429,3 +429,34 @@ async fn concurrent_requests_start_one_transform_and_one_sync_per_source() {
         }
     }
 }
+
+/// A project that moves dbt's artifacts (`target-path`) is read where it writes them:
+/// the model list, the catalog and the artifact files.
+#[tokio::test]
+async fn artifacts_are_read_from_the_projects_target_path() {
+    let app = TestApp::start().await;
+    app.write_sources(SALES);
+    let project_file = app.root().join("dbt/dbt_project.yml");
+    let project = std::fs::read_to_string(&project_file).unwrap();
+    assert!(project.contains("target-path: target\n"), "{project}");
+    let moved = project.replace("target-path: target\n", "target-path: build_artifacts\n");
+    std::fs::write(&project_file, moved).unwrap();
+    let editor = app.login_as(Role::Editor).await;
+    let csv = b"id,amount\n1,10\n".to_vec();
+    let uploaded = json(app.upload(&editor, "sales", "a.csv", csv, true).await).await;
+    let run = app
+        .wait_run(&editor, uploaded["run_id"].as_str().unwrap())
+        .await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert!(
+        app.root()
+            .join("dbt/build_artifacts/manifest.json")
+            .is_file()
+    );
+    assert!(!app.root().join("dbt/target/manifest.json").exists());
+
+    let statuses = app.model_statuses(&editor).await;
+    assert_eq!(statuses["stg_sales__sales"], "success", "{statuses:?}");
+    let manifest = editor.get(app.url("/manifest.json")).send().await.unwrap();
+    assert_eq!(manifest.status(), 200);
+}

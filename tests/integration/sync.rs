@@ -154,7 +154,7 @@ async fn incremental_sync_loads_only_changes_and_removes_deleted_files() {
     assert_eq!(second["results"][0]["details"]["files_unchanged"], 2);
 
     // same content rewritten (new mtime): recognised by its hash, not reloaded
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     std::fs::write(dir.join("b.csv"), csv(&[(3, "c@x.io", 3.0)])).unwrap();
     let touched = app.sync(&client, "sales", json!({})).await;
     assert_eq!(touched["rows_processed"], 0);
