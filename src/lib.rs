@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod project;
 pub mod sources;
 pub mod transform;
+pub mod util;
 pub mod warehouse;
 pub mod watcher;
 pub mod web;

@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes from the OS CSPRNG, URL-safe base64 without padding.
 pub fn random_token(bytes: usize) -> String {
@@ -12,9 +11,7 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-pub fn sha256_hex(value: &str) -> String {
-    hex::encode(Sha256::digest(value.as_bytes()))
-}
+pub use crate::util::sha256_hex;
 
 /// Constant-time comparison of two strings (for state cookies and signatures).
 pub fn constant_time_eq(a: &str, b: &str) -> bool {

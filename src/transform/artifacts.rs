@@ -538,7 +538,7 @@ pub fn compile_all(
 
 fn write_json(path: &std::path::Path, value: &Value) -> Result<(), TransformError> {
     let text = serde_json::to_string(value).map_err(|e| TransformError::Io(e.to_string()))?;
-    crate::config::write_atomic(path, text.as_bytes()).map_err(|e| TransformError::io(path, e))
+    crate::util::write_atomic(path, text.as_bytes()).map_err(|e| TransformError::io(path, e))
 }
 
 /// Writes `manifest.json`, `run_results.json` (when there was a run) and `catalog.json`.

@@ -53,7 +53,7 @@ fn md5_hex(text: &str) -> String {
 }
 
 fn sha256_hex(text: &str) -> String {
-    crate::auth::tokens::sha256_hex(text)
+    crate::util::sha256_hex(text)
 }
 
 fn columns_of(value: &Value) -> BTreeMap<String, ColumnInfo> {

@@ -28,7 +28,7 @@ pub fn load(dango_dir: &Path) -> BTreeMap<String, ModelStatus> {
 
 fn save(dango_dir: &Path, statuses: &BTreeMap<String, ModelStatus>) {
     let text = serde_json::to_string_pretty(statuses).unwrap_or_default();
-    if let Err(err) = crate::config::write_atomic(&path(dango_dir), text.as_bytes()) {
+    if let Err(err) = crate::util::write_atomic(&path(dango_dir), text.as_bytes()) {
         tracing::warn!("cannot save model status: {err}");
     }
 }
