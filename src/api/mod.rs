@@ -64,37 +64,35 @@ pub enum ApiTag {
     Catalog,
 }
 
-pub type Api = (
-    health::HealthApi,
-    settings::SettingsApi,
-    auth::AuthApi,
-    oauth::OAuthApi,
-    two_factor::TwoFactorApi,
-    users::UsersApi,
-    audit::AuditApi,
-    sources::SourcesApi,
-    sync::SyncApi,
-    files::FilesApi,
-    dbt::DbtApi,
-    catalog::CatalogApi,
-);
+/// Declares the API from one list of groups of tags: the `Api` type and its value.
+/// poem-openapi implements `OpenApi` for tuples of up to 16 members, so tags come in
+/// groups (a tuple of tuples) and there is room for 16 groups; a new tag goes in one place.
+macro_rules! api_groups {
+    ($($group:ident: [$($api:path),+ $(,)?]),+ $(,)?) => {
+        pub type Api = ($(($($api,)+),)+);
+
+        fn apis() -> Api {
+            ($(($($api,)+),)+)
+        }
+    };
+}
+
+api_groups! {
+    platform: [health::HealthApi, settings::SettingsApi],
+    identity: [
+        auth::AuthApi,
+        oauth::OAuthApi,
+        two_factor::TwoFactorApi,
+        users::UsersApi,
+        audit::AuditApi,
+    ],
+    data: [sources::SourcesApi, sync::SyncApi, files::FilesApi],
+    transform: [dbt::DbtApi, catalog::CatalogApi],
+}
 
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (
-            health::HealthApi,
-            settings::SettingsApi,
-            auth::AuthApi,
-            oauth::OAuthApi,
-            two_factor::TwoFactorApi,
-            users::UsersApi,
-            audit::AuditApi,
-            sources::SourcesApi,
-            sync::SyncApi,
-            files::FilesApi,
-            dbt::DbtApi,
-            catalog::CatalogApi,
-        ),
+        apis(),
         "Dango API",
         VERSION,
     )
