@@ -91,12 +91,7 @@ api_groups! {
 }
 
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(
-        apis(),
-        "Dango API",
-        VERSION,
-    )
-    .description(
+    OpenApiService::new(apis(), "Dango API", VERSION).description(
         "REST API of Dango, a self-hosted data platform. Authenticate with the `dango_session` \
          cookie from `POST /api/auth/login` (mutating requests then need an `X-Requested-With` \
          header) or with `Authorization: Bearer dango_ak_...`. Every operation states who may \
