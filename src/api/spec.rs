@@ -23,6 +23,7 @@ use super::guard::{
     ALLOWED_BEFORE_PASSWORD_CHANGE, JSON_BODY_LIMIT, UPLOAD_BODY_LIMIT, rate_group,
 };
 use super::{Api, handler_errors::HANDLER_ERRORS};
+use crate::jobs::runs;
 
 /// The document as pretty JSON with a final newline (`openapi/openapi.json`).
 pub fn spec_json(service: &OpenApiService<Api, ()>) -> String {
@@ -135,7 +136,6 @@ fn mark_optional_nullable(schema: &mut Value) {
 }
 
 const ROLES: &[&str] = &["admin", "editor", "viewer"];
-const RUN_STATES: &[&str] = &["queued", "running", "success", "failed", "cancelled"];
 const SYNC_OUTCOMES: &[&str] = &["success", "failed"];
 const SOURCE_STATES: &[&str] = &["syncing", "failed", "not_synced", "empty", "synced"];
 const SYNC_MODES: &[&str] = &["incremental", "full_refresh"];
@@ -165,13 +165,9 @@ const CLOSED_SETS: &[(&str, &str, &[&str])] = &[
         "command",
         &["build", "run", "seed", "snapshot", "test"],
     ),
-    ("RunStatus", "status", RUN_STATES),
-    ("RunStatus", "kind", &["sync", "transform"]),
-    (
-        "RunStatus",
-        "trigger",
-        &["ui", "api", "schedule", "watcher", "cli"],
-    ),
+    ("RunStatus", "status", runs::RunStatus::NAMES),
+    ("RunStatus", "kind", runs::RunKind::NAMES),
+    ("RunStatus", "trigger", runs::Trigger::NAMES),
     (
         "RunStatus",
         "phase",

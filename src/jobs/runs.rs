@@ -12,9 +12,29 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::auth::{AuthMethod, Principal};
 
-/// Where a run is; stored in `job_runs.status` as its lowercase name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Gives a fieldless enum its stored names, which are also the values the OpenAPI
+/// document publishes: `as_str`, `parse`, every variant (`ALL`) and every name (`NAMES`).
+macro_rules! stored_names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+
+            pub fn parse(stored: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == stored)
+            }
+        }
+    };
+}
+
+/// Where a run is; stored in `job_runs.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
     Queued,
     Running,
@@ -23,29 +43,15 @@ pub enum RunStatus {
     Cancelled,
 }
 
+stored_names!(RunStatus {
+    Queued => "queued",
+    Running => "running",
+    Success => "success",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
 impl RunStatus {
-    pub const ALL: [RunStatus; 5] = [
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Success,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Success => "success",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == stored)
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -54,6 +60,7 @@ impl RunStatus {
     }
 }
 
+/// What started a run; stored in `job_runs.trigger`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
@@ -63,6 +70,14 @@ pub enum Trigger {
     Watcher,
     Cli,
 }
+
+stored_names!(Trigger {
+    Ui => "ui",
+    Api => "api",
+    Schedule => "schedule",
+    Watcher => "watcher",
+    Cli => "cli",
+});
 
 impl Trigger {
     /// How a signed-in caller's runs are recorded: API keys are `api`, the `dango` CLI
@@ -74,38 +89,21 @@ impl Trigger {
             AuthMethod::Session { .. } | AuthMethod::Disabled => Trigger::Ui,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Ui => "ui",
-            Trigger::Api => "api",
-            Trigger::Schedule => "schedule",
-            Trigger::Watcher => "watcher",
-            Trigger::Cli => "cli",
-        }
-    }
 }
 
+/// What a run does; stored in `job_runs.kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunKind {
     Sync,
     Transform,
 }
 
+stored_names!(RunKind {
+    Sync => "sync",
+    Transform => "transform",
+});
+
 impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Sync => "sync",
-            RunKind::Transform => "transform",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        [RunKind::Sync, RunKind::Transform]
-            .into_iter()
-            .find(|k| k.as_str() == stored)
-    }
-
     pub fn of(run: &job_runs::Model) -> Option<Self> {
         Self::parse(&run.kind)
     }
@@ -153,7 +151,7 @@ pub fn is_terminal(status: &str) -> bool {
     RunStatus::parse(status).is_some_and(RunStatus::is_terminal)
 }
 
-const UNFINISHED: [&str; 2] = ["queued", "running"];
+const UNFINISHED: [&str; 2] = [RunStatus::Queued.as_str(), RunStatus::Running.as_str()];
 
 /// Runs not yet finished, oldest first.
 pub async fn active(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {

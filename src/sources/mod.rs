@@ -203,9 +203,10 @@ fn status_from(
     let last_success = recent.iter().find(|h| h.status == "success");
     let tables = facts.tables(&source.name).to_vec();
     let row_count = (!tables.is_empty()).then(|| tables.iter().map(|t| t.row_count).sum());
-    let active_run = active
-        .iter()
-        .find(|r| r.kind == "sync" && runs::sources_of(r).contains(&source.name));
+    let active_run = active.iter().find(|r| {
+        runs::RunKind::of(r) == Some(runs::RunKind::Sync)
+            && runs::sources_of(r).contains(&source.name)
+    });
     let status = status_of(active_run.is_some(), latest, row_count);
     let incremental = source.is_file_source();
     SourceStatus {
