@@ -1,6 +1,8 @@
 //! API benchmark (`cargo bench --bench api`): the release `dango` binary on a fresh project:
 //!   - server start to first 200 on /api/status (median of 5 starts),
 //!   - idle RSS after start and RSS after the load,
+//!   - `GET /api/status` (public, touches no database) over 4 connections for 5 s: the
+//!     floor every other route stands on,
 //!   - authenticated `GET /api/auth/me` with an API key over 4 keep-alive loopback
 //!     connections for 10 s: p50 / p99 latency and requests per second,
 //!   - `GET /api/sources` (what dashboards and scripts poll) with 20 synced sources of
@@ -35,6 +37,9 @@ fn main() {
         runtime.block_on(server.api_key())
     };
     let address = server.url.trim_start_matches("http://").to_string();
+    // The floor: a public route that touches neither database.
+    let status = format!("GET /api/status HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    let (status_latencies, status_elapsed) = hammer(&address, &status, 4, Duration::from_secs(5));
     let me = get_request(&address, "/api/auth/me", &key);
     let (me_latencies, me_elapsed) = hammer(&address, &me, 4, Duration::from_secs(10));
     let (loaded_rss, _) = memory_mb(server.pid());
@@ -56,6 +61,11 @@ fn main() {
         starts[2], starts[0], starts[4]
     );
     println!("idle RSS after start: {idle_rss:.1} MB; after load: {loaded_rss:.1} MB");
+    report(
+        "GET /api/status (no credentials, 4 connections)",
+        status_latencies,
+        status_elapsed,
+    );
     report(
         "GET /api/auth/me (API key, 4 connections)",
         me_latencies,

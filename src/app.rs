@@ -87,6 +87,10 @@ pub struct AppState {
     pub watcher: crate::watcher::FileWatcher,
     /// What source statuses derive from, rebuilt when it changes.
     source_facts: crate::sources::facts::FactsCache,
+    /// Sessions and API keys validated moments ago.
+    pub credentials: crate::auth::credentials::CredentialCache,
+    /// Unfinished runs, reloaded after each write to them.
+    active_runs: crate::jobs::runs::ActiveRunsCache,
     /// Proxies that forward requests without being trusted (reported by health).
     pub untrusted_forwarders: crate::api::client::UntrustedForwarders,
     /// SHA-256 of the token the CLI uses, once the server listens.
@@ -123,6 +127,11 @@ impl AppState {
         self.source_facts
             .get(&self.paths, &self.db, &self.warehouse)
             .await
+    }
+
+    /// Unfinished runs, oldest first (cached until a run is written).
+    pub async fn active_runs(&self) -> crate::Result<Arc<Vec<dango_entity::job_runs::Model>>> {
+        self.active_runs.get(&self.db).await
     }
 }
 
@@ -187,6 +196,8 @@ impl App {
             jobs,
             watcher: Default::default(),
             source_facts: Default::default(),
+            active_runs: Default::default(),
+            credentials: Default::default(),
             untrusted_forwarders: Default::default(),
             cli_token_hash: RwLock::new(None),
             started_at: Instant::now(),

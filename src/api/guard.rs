@@ -19,7 +19,7 @@ use super::schema::Contract;
 use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::auth::rate_limit::RateGroup;
-use crate::auth::sessions::{self, COOKIE_NAME, SessionPolicy};
+use crate::auth::sessions::{COOKIE_NAME, SessionPolicy};
 use crate::auth::{AuthMethod, Principal, api_keys, users as accounts};
 use crate::config::ProjectConfig;
 
@@ -91,6 +91,11 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
             },
             Err(refusal) => *refusal,
         };
+        if changes_state(&method, &path) {
+            // Whatever it changed (a revoked key, a deactivated user, a new role) holds
+            // for every request that starts once this one has answered.
+            self.state.credentials.invalidate();
+        }
         headers::secure(&mut response, &path, client.https);
         Ok(response)
     }
@@ -156,6 +161,12 @@ fn is_mutating(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     )
+}
+
+/// Requests that may change who can do what. Every write is a request that is not a
+/// read, except the OAuth callback, which signs a user in (and may link an account).
+fn changes_state(method: &Method, path: &str) -> bool {
+    is_mutating(method) || (path.starts_with("/api/auth/oauth/") && path.ends_with("/callback"))
 }
 
 fn wants_html_page(req: &Request, path: &str) -> bool {
@@ -396,10 +407,12 @@ impl<E> GuardEndpoint<E> {
         let db = &self.state.db;
         let internal = |err: crate::Error| err.to_response();
         if let Some(token) = session_cookie
-            && let Some((session, user)) =
-                sessions::validate(db, token, SessionPolicy::from_config(&config.auth))
-                    .await
-                    .map_err(internal)?
+            && let Some((session, user)) = self
+                .state
+                .credentials
+                .session(db, token, SessionPolicy::from_config(&config.auth))
+                .await
+                .map_err(internal)?
         {
             let principal = Principal {
                 role: accounts::role_of(&user),
@@ -440,7 +453,13 @@ impl<E> GuardEndpoint<E> {
             .into());
         }
         if let Some(token) = bearer_token(req) {
-            match api_keys::validate(db, &token).await.map_err(internal)? {
+            match self
+                .state
+                .credentials
+                .api_key(db, &token)
+                .await
+                .map_err(internal)?
+            {
                 Some((key, user)) => {
                     let principal = Principal {
                         role: api_keys::effective_role(&key, accounts::role_of(&user)),

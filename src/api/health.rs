@@ -86,7 +86,7 @@ impl HealthApi {
             "busy"
         };
         let uptime_seconds = state.started_at.elapsed().as_secs();
-        let dbt_docs = if state.paths.dbt_dir().join("target/manifest.json").exists() {
+        let dbt_docs = if state.paths.dbt_target_dir().join("manifest.json").exists() {
             "healthy"
         } else {
             "not_generated"

@@ -109,7 +109,7 @@ pub async fn validate(
         return Ok(None);
     };
     let now = Utc::now();
-    if !key.is_active || !user.is_active || key.expires_at.is_some_and(|t| t <= now) {
+    if !key.is_active || !user.is_active || is_expired(&key, now) {
         return Ok(None);
     }
     if key
@@ -123,6 +123,10 @@ pub async fn validate(
             .await?;
     }
     Ok(Some((key, user)))
+}
+
+pub fn is_expired(key: &api_keys::Model, now: DateTime<Utc>) -> bool {
+    key.expires_at.is_some_and(|t| t <= now)
 }
 
 /// The role a key acts with: its owner's role, lowered to the cap if it has one.

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod credentials;
 pub mod lockout;
 pub mod login;
 pub mod oauth;

@@ -83,7 +83,7 @@ pub async fn validate(
         return Ok(None);
     }
     let now = Utc::now();
-    if now >= session.expires_at || now - session.last_activity > policy.idle {
+    if !is_live(&session, policy, now) {
         delete(db, &session.id).await?;
         return Ok(None);
     }
@@ -98,6 +98,11 @@ pub async fn validate(
             .await?;
     }
     Ok(Some((session, user)))
+}
+
+/// Neither past its absolute expiry nor idle longer than the policy allows.
+pub fn is_live(session: &sessions::Model, policy: SessionPolicy, now: DateTime<Utc>) -> bool {
+    now < session.expires_at && now - session.last_activity <= policy.idle
 }
 
 /// A live partial (2FA-pending) session and its user.

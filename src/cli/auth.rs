@@ -111,6 +111,10 @@ pub async fn run(root: PathBuf, command: AuthCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     let db = open_db(&paths).await?;
+    let changes_access = !matches!(
+        command,
+        AuthCommand::ListUsers | AuthCommand::AddUser { .. }
+    );
     match command {
         AuthCommand::AddUser {
             email,
@@ -279,6 +283,11 @@ pub async fn run(root: PathBuf, command: AuthCommand) -> anyhow::Result<()> {
             println!("Temporary password (shown once): {temp}");
         }
         AuthCommand::Enable | AuthCommand::Disable => {}
+    }
+    if changes_access && crate::cli_token::read(&paths).is_some() {
+        // A running server trusts credentials it checked a moment ago for this long:
+        // once this command returns, the change holds there too.
+        tokio::time::sleep(crate::auth::credentials::CredentialCache::MAX_AGE).await;
     }
     Ok(())
 }

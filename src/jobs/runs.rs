@@ -1,6 +1,10 @@
 //! `job_runs`: one row per sync or transform run, moving queued → running → exactly one
 //! terminal state (success, failed, cancelled), whatever happens to the process.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use chrono::{NaiveDate, Utc};
 use dango_entity::job_runs;
 use sea_orm::sea_query::Expr;
@@ -153,6 +157,54 @@ pub fn is_terminal(status: &str) -> bool {
 
 const UNFINISHED: [&str; 2] = [RunStatus::Queued.as_str(), RunStatus::Running.as_str()];
 
+/// Advances after every write to `job_runs` this process makes (after it commits), so
+/// a cached list of active runs knows it is out of date.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+fn written() {
+    WRITES.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The active runs, kept between requests: source statuses, which every dashboard and
+/// script polls, show which sources are syncing. Reloaded after any write to `job_runs`
+/// in this process, and at least every [`ActiveRunsCache::MAX_AGE`] for writes made
+/// elsewhere. The counter is process-wide, so with several databases in one process a
+/// write to one only costs the others a reload.
+#[derive(Default)]
+pub struct ActiveRunsCache {
+    current: tokio::sync::Mutex<Option<ActiveSnapshot>>,
+}
+
+struct ActiveSnapshot {
+    writes: u64,
+    loaded: Instant,
+    runs: Arc<Vec<job_runs::Model>>,
+}
+
+impl ActiveRunsCache {
+    pub const MAX_AGE: Duration = Duration::from_secs(2);
+
+    pub async fn get(&self, db: &DatabaseConnection) -> crate::Result<Arc<Vec<job_runs::Model>>> {
+        // Read the counter before the query: a write committed during it makes the next
+        // call reload rather than keep what this one read.
+        let writes = WRITES.load(Ordering::Acquire);
+        let mut current = self.current.lock().await;
+        if let Some(snapshot) = current
+            .as_ref()
+            .filter(|s| s.writes == writes && s.loaded.elapsed() < Self::MAX_AGE)
+        {
+            return Ok(snapshot.runs.clone());
+        }
+        let runs = Arc::new(active(db).await?);
+        *current = Some(ActiveSnapshot {
+            writes,
+            loaded: Instant::now(),
+            runs: runs.clone(),
+        });
+        Ok(runs)
+    }
+}
+
 /// Runs not yet finished, oldest first.
 pub async fn active(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {
     Ok(job_runs::Entity::find()
@@ -223,6 +275,7 @@ pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_r
     }
     .insert(db)
     .await?;
+    written();
     Ok(model)
 }
 
@@ -255,6 +308,7 @@ pub async fn start(db: &DatabaseConnection, id: &str, worker: &str) -> crate::Re
         .filter(job_runs::Column::Status.eq(RunStatus::Queued.as_str()))
         .exec(db)
         .await?;
+    written();
     Ok(result.rows_affected == 1)
 }
 
@@ -277,6 +331,7 @@ pub async fn set_phase(
         .filter(job_runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
+    written();
     Ok(())
 }
 
@@ -297,6 +352,7 @@ pub async fn set_progress(
         .filter(job_runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)
         .await?;
+    written();
     Ok(())
 }
 
@@ -343,6 +399,7 @@ pub async fn finish(
         .filter(job_runs::Column::Status.is_in(UNFINISHED))
         .exec(db)
         .await?;
+    written();
     Ok(result.rows_affected == 1)
 }
 

@@ -182,7 +182,7 @@ async fn transform_after_sync(
 
 /// A failed source makes the models that read it stale (their data is not current).
 fn mark_models_stale(state: &AppState, source: &str) {
-    let manifest_path = state.paths.dbt_dir().join("target/manifest.json");
+    let manifest_path = state.paths.dbt_target_dir().join("manifest.json");
     let Ok(text) = std::fs::read_to_string(manifest_path) else {
         return;
     };

@@ -177,7 +177,7 @@ pub fn status_of(
 /// Every configured source's status, in `sources.yml` order.
 pub async fn statuses(state: &AppState) -> crate::Result<Vec<SourceStatus>> {
     let facts = state.source_facts().await?;
-    let active = runs::active(&state.db).await?;
+    let active = state.active_runs().await?;
     Ok(facts
         .sources
         .sources
@@ -189,7 +189,7 @@ pub async fn statuses(state: &AppState) -> crate::Result<Vec<SourceStatus>> {
 /// One source's status.
 pub async fn status(state: &AppState, source: &SourceConfig) -> crate::Result<SourceStatus> {
     let facts = state.source_facts().await?;
-    let active = runs::active(&state.db).await?;
+    let active = state.active_runs().await?;
     Ok(status_from(source, &facts, &active))
 }
 

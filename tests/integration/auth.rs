@@ -2,6 +2,8 @@
 //! CSRF, body limits, error shapes. Runs against SQLite, and against Postgres when
 //! `DANGO_TEST_POSTGRES_URL` is set.
 
+use std::time::{Duration, Instant};
+
 use crate::common::{PASSWORD, TestApp, error_body, json};
 use dango::auth::Role;
 use serde_json::json;
@@ -578,38 +580,74 @@ async fn api_keys_cap_expire_revoke_and_track_use() {
 }
 
 #[tokio::test]
-async fn expired_api_key_is_refused() {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+async fn api_key_is_refused_from_the_moment_it_expires() {
     let app = TestApp::start().await;
-    let key = app.api_key(Role::Editor, None).await;
+    let editor = app.login_as(Role::Editor).await;
+    let expires_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let created = json(
+        editor
+            .post(app.url("/api/auth/api-keys"))
+            .json(&json!({"name": "short-lived", "expires_at": expires_at}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_string();
     let anon = app.anonymous();
-    assert_eq!(
+    let status = || async {
         anon.get(app.url("/api/config"))
             .bearer_auth(&key)
             .send()
             .await
             .unwrap()
-            .status(),
-        200
-    );
-    dango_entity::api_keys::Entity::update_many()
-        .col_expr(
-            dango_entity::api_keys::Column::ExpiresAt,
-            Expr::value(Some(chrono::Utc::now() - chrono::Duration::minutes(1))),
-        )
-        .filter(dango_entity::api_keys::Column::Name.eq("test key"))
-        .exec(app.db())
-        .await
-        .unwrap();
-    error_body(
+            .status()
+    };
+    // Used (and so remembered by the server) until just before it expires...
+    while chrono::Utc::now() < expires_at - chrono::Duration::milliseconds(100) {
+        assert_eq!(status().await, 200);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ...and refused right after, without waiting for anything to be forgotten.
+    tokio::time::sleep(
+        (expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+    .await;
+    assert_eq!(status().await, 401);
+}
+
+/// `dango auth` in another process writes the database directly; the server, which
+/// remembers credentials it checked for a moment, must not honour the old state for
+/// longer than that moment.
+#[tokio::test]
+async fn a_user_deactivated_by_another_process_is_refused_within_a_second() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = TestApp::start().await;
+    let key = app.api_key(Role::Editor, None).await;
+    let anon = app.anonymous();
+    let status = || async {
         anon.get(app.url("/api/config"))
             .bearer_auth(&key)
             .send()
             .await
-            .unwrap(),
-        401,
-    )
-    .await;
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status().await, 200);
+    dango_entity::users::Entity::update_many()
+        .col_expr(dango_entity::users::Column::IsActive, Expr::value(false))
+        .filter(dango_entity::users::Column::Role.eq("editor"))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let changed = Instant::now();
+    let limit = dango::auth::credentials::CredentialCache::MAX_AGE;
+    while status().await != 401 {
+        assert!(changed.elapsed() < limit, "still accepted after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

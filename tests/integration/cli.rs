@@ -1,31 +1,10 @@
 //! The `dango` binary: init, auth administration, start and clean shutdown, openapi.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) fn dango(project: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
-    command
-        .arg("--project")
-        .arg(project)
-        .env_remove("DANGO_ADMIN_PASSWORD")
-        .env_remove("DANGO_ADMIN_EMAIL")
-        .env_remove("DANGO_DATABASE_URL")
-        .env("DANGO_LOG", "warn");
-    command
-}
-
-pub(crate) fn run(command: &mut Command) -> (bool, String) {
-    let output = command.output().expect("run dango");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
+use crate::process::{Server, dango, run, signed_in, start_server};
 
 #[test]
 fn init_creates_the_layout_and_a_first_admin() {
@@ -231,15 +210,6 @@ fn start_in_an_empty_directory_serves_and_stops_cleanly_on_sigterm() {
     child.stop();
 }
 
-fn send_sigterm(pid: u32) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn refuses_to_listen_publicly_with_auth_disabled() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,60 +230,69 @@ fn openapi_command_prints_the_document() {
 }
 
 /// A server process that is killed if the test ends early (a failed assertion).
-pub(crate) struct Server(std::process::Child);
+/// `dango auth` writes the database while the server runs; when the command returns, the
+/// server no longer honours what it changed, though it had checked the credential a
+/// moment before.
+#[test]
+fn shell_auth_changes_hold_on_the_running_server_once_the_command_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    let admin_password = "Cli-Auth-Password-4";
+    let (ok, out) = run(dango(project)
+        .arg("init")
+        .env("DANGO_ADMIN_EMAIL", "ops@example.com")
+        .env("DANGO_ADMIN_PASSWORD", admin_password));
+    assert!(ok, "{out}");
+    let (server, url) = start_server(dango(project).args(["start", "--port", "0"]));
+    let (ok, out) = run(dango(project).args([
+        "auth",
+        "add-user",
+        "ed@example.com",
+        "--role",
+        "editor",
+        "--password",
+    ]));
+    assert!(ok, "{out}");
+    let temporary = out
+        .lines()
+        .find_map(|line| line.split_once("(shown once): "))
+        .map(|(_, password)| password.trim().to_string())
+        .expect("the temporary password");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ed = signed_in(&url, "ed@example.com", &temporary).await;
+        let me = |client: reqwest::Client| {
+            let url = url.clone();
+            async move {
+                client
+                    .get(format!("{url}/api/auth/me"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        let before = me(ed.clone()).await;
+        assert_eq!(before["role"], "editor", "{before}");
+        let admin = signed_in(&url, "ops@example.com", admin_password).await;
+        assert_eq!(me(admin.clone()).await["role"], "admin");
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Server {
-    pub(crate) fn stop(mut self) {
-        send_sigterm(self.0.id());
-        assert!(self.0.wait().unwrap().success(), "clean shutdown");
-    }
-}
-
-pub(crate) fn start_server(command: &mut Command) -> (Server, String) {
-    let mut server = Server(
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = server.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.strip_prefix("Dango is running at ") {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            std::thread::spawn(move || for _ in lines {});
-            return (server, url);
-        }
-    }
-}
-
-/// A browser-like client (cookies, CSRF header) signed in with `email` and `password`.
-pub(crate) async fn admin_client(url: &str, email: &str, password: &str) -> reqwest::Client {
-    dango::app::install_crypto_provider();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("X-Requested-With", "test".parse().unwrap());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let response = client
-        .post(format!("{url}/api/auth/login"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    client
+        let (ok, out) =
+            run(dango(project).args(["auth", "change-role", "ops@example.com", "viewer"]));
+        assert!(!ok, "the only admin keeps the role: {out}");
+        let (ok, out) =
+            run(dango(project).args(["auth", "change-role", "ed@example.com", "viewer"]));
+        assert!(ok, "{out}");
+        assert_eq!(me(ed.clone()).await["role"], "viewer");
+        let (ok, out) = run(dango(project).args(["auth", "deactivate-user", "ed@example.com"]));
+        assert!(ok, "{out}");
+        let after = me(ed.clone()).await;
+        assert_eq!(after["authenticated"], false, "{after}");
+        assert_eq!(me(admin).await["authenticated"], true);
+    });
+    server.stop();
 }
 
 #[test]
@@ -367,7 +346,7 @@ fn cli_sync_runs_in_process_or_through_the_running_server() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let client = admin_client(&url, "ops@example.com", "Cli-Sync-Password-3").await;
+        let client = signed_in(&url, "ops@example.com", "Cli-Sync-Password-3").await;
         let sources: serde_json::Value = client
             .get(format!("{url}/api/sources"))
             .send()
@@ -427,7 +406,7 @@ fn demo_starts_with_synced_sample_data() {
     let (server, url) = start_server(&mut command);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let client = admin_client(&url, "demo@example.com", "Sample-Admin-Password-5").await;
+        let client = signed_in(&url, "demo@example.com", "Sample-Admin-Password-5").await;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let sources: serde_json::Value = client

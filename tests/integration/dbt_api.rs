@@ -459,4 +459,6 @@ async fn artifacts_are_read_from_the_projects_target_path() {
     assert_eq!(statuses["stg_sales__sales"], "success", "{statuses:?}");
     let manifest = editor.get(app.url("/manifest.json")).send().await.unwrap();
     assert_eq!(manifest.status(), 200);
+    let status = json(editor.get(app.url("/api/status")).send().await.unwrap()).await;
+    assert_eq!(status["services"]["dbt_docs"], "healthy", "{status}");
 }

@@ -2,75 +2,31 @@
 //! After a restart the previous data is intact, the run is recorded as failed (not
 //! left running), and a new sync succeeds.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::process::{self, Server, signed_in, start_server};
+
 const PASSWORD: &str = "Fault-Test-Password-7";
 
 fn dango(project: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
+    let mut command = process::dango(project);
     command
-        .arg("--project")
-        .arg(project)
         .env("DANGO_ADMIN_EMAIL", "ops@example.com")
-        .env("DANGO_ADMIN_PASSWORD", PASSWORD)
-        .env_remove("DANGO_DATABASE_URL")
-        .env("DANGO_LOG", "warn");
+        .env("DANGO_ADMIN_PASSWORD", PASSWORD);
     command
 }
 
-fn start(project: &Path) -> (KillOnDrop, String) {
-    let mut server = KillOnDrop(
-        dango(project)
-            .args(["start", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dango"),
-    );
-    let stdout = server.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        let line = lines.next().expect("server output").expect("line");
-        if let Some(rest) = line.strip_prefix("Dango is running at ") {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            // keep draining stdout so the server never blocks on a full pipe
-            std::thread::spawn(move || for _ in lines {});
-            return (server, url);
-        }
-    }
-}
-
-/// The server process; killed (SIGKILL) when dropped, also when an assertion fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn start(project: &Path) -> (Server, String) {
+    start_server(dango(project).args(["start", "--port", "0"]))
 }
 
 async fn login(url: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("X-Requested-With", "test".parse().unwrap());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let response = client
-        .post(format!("{url}/api/auth/login"))
-        .json(&json!({"email": "ops@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    client
+    signed_in(url, "ops@example.com", PASSWORD).await
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> Value {

@@ -17,6 +17,7 @@ mod fault;
 mod oauth;
 mod openapi;
 mod pages;
+mod process;
 mod project_paths;
 mod proxy;
 mod sync;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cli::{admin_client, dango, run, start_server};
+use crate::process::{dango, run, signed_in, start_server};
 
 const EMAIL: &str = "files@example.com";
 const PASSWORD: &str = "Paths-Round-Trip-7";
@@ -42,7 +42,7 @@ fn a_listed_file_can_be_deleted_whatever_the_project_path() {
         );
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
-            let client = admin_client(&url, EMAIL, PASSWORD).await;
+            let client = signed_in(&url, EMAIL, PASSWORD).await;
             let name = format!("{}.csv", project.replace(['/', '.'], "_"));
             let part = reqwest::multipart::Part::bytes(b"id\n1\n".to_vec()).file_name(name.clone());
             let uploaded = client
