@@ -13,7 +13,7 @@ use super::context::Caller;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::catalog::{self, DbtModelList};
-use crate::events::Event;
+use crate::events::{DbtRunStartedEvent, Event};
 use crate::jobs::transform::TransformSpec;
 use crate::jobs::{Requester, RunRequest};
 use crate::{Error, Result, jobs};
@@ -135,9 +135,11 @@ impl DbtApi {
         )
         .await?;
         state.events.publish(
-            Event::new("dbt_run_started")
-                .model(&model_name)
-                .run(&run.id),
+            Event::new(DbtRunStartedEvent {
+                model: Some(model_name.to_string()),
+                message: None,
+            })
+            .run(&run.id),
         );
         Ok(Json(ModelRunResponse {
             success: true,

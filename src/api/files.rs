@@ -23,7 +23,7 @@ use crate::activity::{self, Level};
 use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::config::sources::SourceConfig;
-use crate::events::Event;
+use crate::events::{CsvDeletedEvent, CsvUploadedEvent, Event};
 use crate::ingest::{files, glob};
 use crate::jobs::{Requester, RunRequest, SyncRequest};
 use crate::{Error, Result, jobs, sources};
@@ -334,12 +334,11 @@ impl FilesApi {
             &format!("File uploaded: {name}"),
         )
         .await;
-        state.events.publish(
-            Event::new("csv_uploaded")
-                .source(&source.name)
-                .file(&name)
-                .message(format!("File {name} uploaded to {}", source.name)),
-        );
+        state.events.publish(Event::new(CsvUploadedEvent {
+            source: source.name.clone(),
+            file: name.clone(),
+            message: format!("File {name} uploaded to {}", source.name),
+        }));
         let mut message = format!("File uploaded successfully: {name}");
         let mut run_id = None;
         if trigger_sync.0 {
@@ -497,12 +496,11 @@ impl FilesApi {
             &format!("File deleted: {relative} ({rows_removed} rows removed)"),
         )
         .await;
-        state.events.publish(
-            Event::new("csv_deleted")
-                .source(&source.name)
-                .file(&relative)
-                .rows(rows_removed),
-        );
+        state.events.publish(Event::new(CsvDeletedEvent {
+            source: source.name.clone(),
+            file: relative.clone(),
+            rows: rows_removed,
+        }));
         Ok(Json(DeleteResponse {
             success: true,
             message: format!("File deleted: {relative}"),

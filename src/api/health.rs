@@ -109,6 +109,8 @@ impl HealthApi {
     ///
     /// Static pointers for clients: the API name, the server version, where this
     /// documentation is (`/api/docs`) and the WebSocket endpoint for live events (`/ws`).
+    /// Every message on `/ws` is a JSON object described by the `PlatformEvent` schema:
+    /// `type` names the kind, `event` repeats it, and each kind carries its own fields.
     #[oai(path = "/api", method = "get", operation_id = "api_info")]
     async fn info(&self) -> Json<ApiInfo> {
         Json(ApiInfo {

@@ -23,6 +23,7 @@ use super::guard::{
     ALLOWED_BEFORE_PASSWORD_CHANGE, JSON_BODY_LIMIT, UPLOAD_BODY_LIMIT, rate_group,
 };
 use super::{Api, handler_errors::HANDLER_ERRORS};
+use crate::events;
 use crate::jobs::runs;
 
 /// The document as pretty JSON with a final newline (`openapi/openapi.json`).
@@ -44,6 +45,9 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
     // Every error answer's body; no handler type names it, so register it here.
     let mut registry = Registry::new();
     ErrorBody::register(&mut registry);
+    // What `/ws` sends (no operation describes a WebSocket): the event catalogue.
+    events::EventBody::register(&mut registry);
+    events::Envelope::register(&mut registry);
     for (name, schema) in registry.schemas {
         spec["components"]["schemas"][name] = serde_json::to_value(schema).unwrap_or_default();
     }
@@ -59,6 +63,7 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
             error_body["additionalProperties"] = json!(false);
         }
         constrain_fields(schemas);
+        with_event_envelope(schemas);
     }
     integer_bounds(&mut spec);
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
@@ -72,6 +77,19 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
         }
     }
     spec
+}
+
+/// Each kind of `PlatformEvent` is its `type`, its own fields and the envelope every event
+/// carries (`event`, `run_id`, `timestamp`).
+fn with_event_envelope(schemas: &mut serde_json::Map<String, Value>) {
+    let envelope = json!({"$ref": "#/components/schemas/PlatformEventEnvelope"});
+    for (name, schema) in schemas.iter_mut() {
+        if name.starts_with("PlatformEvent_")
+            && let Some(parts) = schema.get_mut("allOf").and_then(Value::as_array_mut)
+        {
+            parts.push(envelope.clone());
+        }
+    }
 }
 
 /// poem-openapi writes integer formats (`uint64`, `int32`, …) without their bounds: a
@@ -580,6 +598,25 @@ fn concrete(template: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_kind_is_published_with_the_envelope() {
+        let spec = document(&super::super::service());
+        let schemas = &spec["components"]["schemas"];
+        let mapping = schemas["PlatformEvent"]["discriminator"]["mapping"]
+            .as_object()
+            .unwrap();
+        let mut published: Vec<&str> = mapping.keys().map(String::as_str).collect();
+        let mut kinds = events::EventBody::NAMES.to_vec();
+        published.sort();
+        kinds.sort();
+        assert_eq!(published, kinds);
+        for target in mapping.values() {
+            let name = target.as_str().unwrap().rsplit('/').next().unwrap();
+            let parts = schemas[name]["allOf"].to_string();
+            assert!(parts.contains("PlatformEventEnvelope"), "{name}: {parts}");
+        }
+    }
 
     #[test]
     fn every_operation_declares_its_handler_errors_once() {

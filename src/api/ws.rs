@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::error_response;
 use crate::app::AppState;
-use crate::events::Event;
+use crate::events::{ConnectedEvent, Event, EventsDroppedEvent};
 
 fn same_origin(req: &Request) -> bool {
     let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
@@ -46,7 +46,7 @@ pub async fn socket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -
     let mut events = state.events.subscribe();
     ws.on_upgrade(move |socket| async move {
         let (mut sink, mut stream) = socket.split();
-        let hello = Event::new("connected").message("Listening for platform events");
+        let hello = Event::new(ConnectedEvent { message: "Listening for platform events".into() });
         if sink.send(Message::Text(serde_json::to_string(&hello).unwrap_or_default())).await.is_err() {
             return;
         }
@@ -61,7 +61,7 @@ pub async fn socket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -
                     }
                     // A slow client missed some events: tell it, keep going.
                     Err(RecvError::Lagged(missed)) => {
-                        let note = Event::new("events_dropped").message(format!("{missed} events were dropped"));
+                        let note = Event::new(EventsDroppedEvent { message: format!("{missed} events were dropped") });
                         if sink.send(Message::Text(serde_json::to_string(&note).unwrap_or_default())).await.is_err() {
                             break;
                         }

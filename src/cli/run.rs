@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::server::RunningServer;
 use crate::App;
 use crate::config::ProjectPaths;
+use crate::events::EventBody;
 use crate::jobs::transform::{self, TransformSpec};
 use crate::transform::runner::Status;
 use crate::warehouse::{self, OpenError};
@@ -111,13 +112,15 @@ async fn in_process(root: &std::path::Path, spec: TransformSpec) -> anyhow::Resu
 }
 
 fn print_node(event: &crate::events::Event) {
-    let model = event.model.as_deref().unwrap_or_default();
-    let error = event.error.as_deref().unwrap_or_default();
-    match event.kind.as_str() {
-        "dbt_run_completed" => println!("  OK       {model}"),
-        "dbt_run_failed" => println!("  ERROR    {model}: {error}"),
-        "dbt_run_skipped" => println!("  SKIP     {model}"),
-        "dbt_test_failed" => println!("  FAIL     {model}: {error}"),
+    match &event.body {
+        EventBody::DbtRunCompleted(done) => println!("  OK       {}", done.model),
+        EventBody::DbtRunFailed(failed) => {
+            println!("  ERROR    {}: {}", failed.model, failed.error)
+        }
+        EventBody::DbtRunSkipped(skipped) => println!("  SKIP     {}", skipped.model),
+        EventBody::DbtTestFailed(failed) => {
+            println!("  FAIL     {}: {}", failed.model, failed.error)
+        }
         _ => {}
     }
 }

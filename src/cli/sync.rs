@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::server::RunningServer;
 use crate::App;
 use crate::config::ProjectPaths;
+use crate::events::{EventBody, SyncCompletedEvent, SyncFailedEvent};
 use crate::jobs::{self, runs};
 use crate::warehouse::{self, OpenError};
 
@@ -174,17 +175,22 @@ async fn in_process(
             if event.run_id.as_deref() != Some(run_id.as_str()) {
                 continue;
             }
-            let source = event.source.clone().unwrap_or_default();
-            match event.kind.as_str() {
-                "sync_started" => line.show(0.0, &format!("{source}: starting")),
-                "sync_progress" => line.show(
-                    event.progress.unwrap_or(0.0),
+            match &event.body {
+                EventBody::SyncStarted(started) => {
+                    line.show(0.0, &format!("{}: starting", started.source))
+                }
+                EventBody::SyncProgress(progress) => line.show(
+                    progress.progress,
                     &format!(
-                        "{source}: {}",
-                        event.message.clone().unwrap_or_else(|| "loading".into())
+                        "{}: {}",
+                        progress.source,
+                        progress.message.as_deref().unwrap_or("loading")
                     ),
                 ),
-                "sync_completed" | "sync_failed" => line.show(1.0, &format!("{source}: done")),
+                EventBody::SyncCompleted(SyncCompletedEvent { source, .. })
+                | EventBody::SyncFailed(SyncFailedEvent { source, .. }) => {
+                    line.show(1.0, &format!("{source}: done"))
+                }
                 _ => {}
             }
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::Error;
 use crate::app::AppState;
 use crate::config::sources::SourceConfig;
-use crate::events::Event;
+use crate::events::{Event, SyncProgressEvent};
 
 /// What one source's sync did.
 #[derive(Debug, Default)]
@@ -55,21 +55,23 @@ pub async fn sync_source(
         .warehouse
         .write(move |conn| {
             let progress = |done: usize, total: usize, file: &str| {
-                let mut event = Event::new("sync_progress")
-                    .source(&name)
-                    .run(&run)
-                    .phase("load")
-                    .progress(if total == 0 {
-                        1.0
-                    } else {
-                        done as f64 / total as f64
-                    });
-                if !file.is_empty() {
-                    event = event
-                        .file(file)
-                        .message(format!("Loading {file} ({}/{total})", done + 1));
-                }
-                events.events.publish(event);
+                let progress = if total == 0 {
+                    1.0
+                } else {
+                    (done as f64 / total as f64).clamp(0.0, 1.0)
+                };
+                let file = (!file.is_empty()).then(|| file.to_string());
+                let message = file
+                    .as_ref()
+                    .map(|file| format!("Loading {file} ({}/{total})", done + 1));
+                let event = SyncProgressEvent {
+                    source: name.clone(),
+                    phase: "load".into(),
+                    progress,
+                    file,
+                    message,
+                };
+                events.events.publish(Event::new(event).run(&run));
             };
             files::sync(conn, &name, &dir, &pattern, load_options, &progress)
         })

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::transform::{TransformOutcome, TransformSpec, finished_event, publish};
 use crate::app::AppState;
-use crate::events::Event;
+use crate::events::{DbtRunStartedEvent, Event};
 use crate::transform::project::DbtProject;
 use crate::transform::runner::{NodeResult, RunReport, Status};
 use crate::transform::status;
@@ -75,7 +75,10 @@ pub async fn execute(
     publish(
         state,
         run_id,
-        Event::new("dbt_run_started").message(format!("dbt {}", args.join(" "))),
+        Event::new(DbtRunStartedEvent {
+            model: None,
+            message: Some(format!("dbt {}", args.join(" "))),
+        }),
     );
     let started = Utc::now();
     let mut process = tokio::process::Command::new(&executable);

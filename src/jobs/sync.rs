@@ -12,7 +12,10 @@ use crate::Error;
 use crate::activity::{self, Level};
 use crate::app::AppState;
 use crate::config::sources::SourcesFile;
-use crate::events::Event;
+use crate::events::{
+    Event, EventBody, FreshnessUpdateEvent, SchemaDriftEvent, SyncCompletedEvent, SyncFailedEvent,
+    SyncStartedEvent,
+};
 use crate::ingest::{self, SourceOutcome, SyncOptions, files::DriftChange};
 use crate::sources::history;
 use crate::transform::staging;
@@ -35,9 +38,12 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
     let mut synced: Vec<(String, String)> = Vec::new();
     for name in &sources {
         let started = Utc::now();
-        state
-            .events
-            .publish(Event::new("sync_started").source(name).run(&run.id));
+        state.events.publish(
+            Event::new(SyncStartedEvent {
+                source: name.clone(),
+            })
+            .run(&run.id),
+        );
         activity::record(&state.db, Level::Info, Some(name), "Starting sync").await;
         let result = match config.get(name) {
             Some(source) => ingest::sync_source(state, &run.id, source, sync_options).await,
@@ -73,10 +79,11 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
                     })
                     .await?;
                 state.events.publish(
-                    Event::new("sync_failed")
-                        .source(name)
-                        .run(&run.id)
-                        .error(&message),
+                    Event::new(SyncFailedEvent {
+                        source: name.clone(),
+                        error: message.clone(),
+                    })
+                    .run(&run.id),
                 );
                 activity::record(
                     &state.db,
@@ -221,26 +228,24 @@ fn spawn_progress_recorder(state: &Arc<AppState>, run_id: &str) -> tokio::task::
     tokio::spawn(async move {
         let mut last_write = std::time::Instant::now() - std::time::Duration::from_secs(1);
         while let Ok(event) = events.recv().await {
-            if event.kind != "sync_progress" || event.run_id.as_deref() != Some(run_id.as_str()) {
+            if event.run_id.as_deref() != Some(run_id.as_str()) {
                 continue;
             }
+            let EventBody::SyncProgress(progress) = event.body else {
+                continue;
+            };
             if last_write.elapsed() < std::time::Duration::from_millis(250)
-                && event.progress != Some(1.0)
+                && progress.progress < 1.0
             {
                 continue;
             }
             last_write = std::time::Instant::now();
-            let message = match (&event.source, &event.message) {
-                (Some(source), Some(message)) => Some(format!("{source}: {message}")),
-                _ => event.message.clone(),
-            };
-            if let Err(err) = runs::set_progress(
-                &state.db,
-                &run_id,
-                event.progress.unwrap_or(0.0),
-                message.as_deref(),
-            )
-            .await
+            let message = progress
+                .message
+                .as_ref()
+                .map(|message| format!("{}: {message}", progress.source));
+            if let Err(err) =
+                runs::set_progress(&state.db, &run_id, progress.progress, message.as_deref()).await
             {
                 tracing::warn!("cannot record progress of {run_id}: {err:?}");
             }
@@ -286,15 +291,16 @@ async fn record_success(
     )
     .await;
     state.events.publish(
-        Event::new("sync_completed")
-            .source(name)
-            .run(&run.id)
-            .rows(outcome.rows_processed)
-            .message(format!("{} rows in the table", outcome.total_rows)),
+        Event::new(SyncCompletedEvent {
+            source: name.to_string(),
+            rows: outcome.rows_processed,
+            message: format!("{} rows in the table", outcome.total_rows),
+        })
+        .run(&run.id),
     );
-    state
-        .events
-        .publish(Event::new("freshness_update").source(name));
+    state.events.publish(Event::new(FreshnessUpdateEvent {
+        source: name.to_string(),
+    }));
     Ok(())
 }
 
@@ -328,10 +334,11 @@ async fn record_drift(state: &AppState, run_id: &str, source: &str, drift: &[Dri
         };
         activity::record(&state.db, Level::Warning, Some(source), &message).await;
         state.events.publish(
-            Event::new("schema_drift")
-                .source(source)
-                .run(run_id)
-                .message(message),
+            Event::new(SchemaDriftEvent {
+                source: source.to_string(),
+                message,
+            })
+            .run(run_id),
         );
     }
 }

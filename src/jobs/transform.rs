@@ -13,7 +13,10 @@ use super::runs;
 use crate::Error;
 use crate::activity::{self, Level};
 use crate::app::AppState;
-use crate::events::Event;
+use crate::events::{
+    DbtRunCompletedEvent, DbtRunFailedEvent, DbtRunSkippedEvent, DbtRunStartedEvent,
+    DbtTestFailedEvent, Event,
+};
 use crate::transform::nodes::node_name;
 use crate::transform::runner::{Command, NodeResult, Progress, Request, RunReport, Status};
 use crate::transform::{TransformError, artifacts, manifest::Manifest, status};
@@ -158,26 +161,30 @@ pub(super) fn finished_event(result: &NodeResult) -> Option<Event> {
     // on-run-start/end hooks: only a failure is news
     if result.unique_id.starts_with("operation.") {
         return (result.status == Status::Error).then(|| {
-            Event::new("dbt_run_failed")
-                .model(&model)
-                .error(message.unwrap_or("failed"))
+            Event::new(DbtRunFailedEvent {
+                model: model.clone(),
+                error: message.unwrap_or("failed").into(),
+            })
         });
     }
     if result.unique_id.starts_with("test.") {
         return matches!(result.status, Status::Fail | Status::Error).then(|| {
-            Event::new("dbt_test_failed")
-                .model(&model)
-                .error(message.unwrap_or("failed"))
+            Event::new(DbtTestFailedEvent {
+                model: model.clone(),
+                error: message.unwrap_or("failed").into(),
+            })
         });
     }
     Some(match result.status {
-        Status::Success => Event::new("dbt_run_completed").model(&model),
-        Status::Skipped => Event::new("dbt_run_skipped")
-            .model(&model)
-            .message(message.unwrap_or_default()),
-        _ => Event::new("dbt_run_failed")
-            .model(&model)
-            .error(message.unwrap_or("failed")),
+        Status::Success => Event::new(DbtRunCompletedEvent { model }),
+        Status::Skipped => Event::new(DbtRunSkippedEvent {
+            model,
+            message: message.unwrap_or_default().into(),
+        }),
+        _ => Event::new(DbtRunFailedEvent {
+            model,
+            error: message.unwrap_or("failed").into(),
+        }),
     })
 }
 
@@ -233,9 +240,10 @@ pub async fn execute(
                             {
                                 return;
                             }
-                            Event::new("dbt_run_started")
-                                .model(node_name(&unique_id))
-                                .message(format!("{index} of {total}"))
+                            Event::new(DbtRunStartedEvent {
+                                model: Some(node_name(&unique_id).to_string()),
+                                message: Some(format!("{index} of {total}")),
+                            })
                         }
                         Progress::Finished(result) => match finished_event(&result) {
                             Some(event) => event,

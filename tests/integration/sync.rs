@@ -722,6 +722,15 @@ async fn websocket_streams_sync_events_to_signed_in_clients_only() {
     let hello: Value =
         serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(hello["type"], "connected");
+    let spec = json(
+        client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_is_published_event(&spec, &hello);
 
     json(
         app.upload(&client, "sales", "a.csv", csv(&[(1, "a@x.io", 1.0)]), true)
@@ -738,6 +747,7 @@ async fn websocket_streams_sync_events_to_signed_in_clients_only() {
             .unwrap();
         let event: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
         assert_eq!(event["type"], event["event"]);
+        assert_is_published_event(&spec, &event);
         if event["type"] == "sync_completed" {
             assert_eq!(event["rows"], 1);
             assert_eq!(event["source"], "sales");
@@ -756,6 +766,43 @@ async fn websocket_streams_sync_events_to_signed_in_clients_only() {
         assert!(
             seen.iter().any(|s| s == expected),
             "{expected} missing in {seen:?}"
+        );
+    }
+}
+
+/// The event has exactly the fields the OpenAPI document's `PlatformEvent` schema gives
+/// its kind: every required one, and none it does not declare.
+fn assert_is_published_event(spec: &Value, event: &Value) {
+    let schemas = &spec["components"]["schemas"];
+    let kind = event["type"].as_str().expect("type");
+    let target = spec["components"]["schemas"]["PlatformEvent"]["discriminator"]["mapping"][kind]
+        .as_str()
+        .unwrap_or_else(|| panic!("{kind} is not in the published catalogue"));
+    let resolve = |reference: &str| &schemas[reference.trim_start_matches("#/components/schemas/")];
+    let (mut declared, mut required) = (Vec::new(), Vec::new());
+    for part in resolve(target)["allOf"].as_array().expect("allOf") {
+        let part = match part["$ref"].as_str() {
+            Some(reference) => resolve(reference),
+            None => part,
+        };
+        if let Some(properties) = part["properties"].as_object() {
+            declared.extend(properties.keys().cloned());
+        }
+        if let Some(names) = part["required"].as_array() {
+            required.extend(names.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
+    let fields = event.as_object().expect("an object");
+    for name in fields.keys() {
+        assert!(
+            declared.contains(name),
+            "{kind}: `{name}` is not published: {event}"
+        );
+    }
+    for name in &required {
+        assert!(
+            fields.contains_key(name),
+            "{kind}: `{name}` is missing: {event}"
         );
     }
 }
