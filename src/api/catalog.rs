@@ -10,6 +10,7 @@ use poem_openapi::payload::Json;
 use super::ApiTag;
 use crate::app::AppState;
 use crate::catalog::{self, Artifacts, CatalogModels, Impact, Lineage, ModelDetail};
+use crate::error::code;
 use crate::{Error, Result};
 
 pub struct CatalogApi;
@@ -20,7 +21,7 @@ fn check_name(name: &str) -> Result<()> {
     } else {
         Err(
             Error::bad_request(format!("'{name}' is not a valid model name"))
-                .with_code("DANGO-V002"),
+                .with_code(code::INVALID_NAME),
         )
     }
 }

@@ -13,6 +13,7 @@ use super::context::Caller;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::catalog::{self, DbtModelList};
+use crate::error::code;
 use crate::events::{DbtRunStartedEvent, Event};
 use crate::jobs::transform::TransformSpec;
 use crate::jobs::{Requester, RunRequest};
@@ -108,7 +109,7 @@ impl DbtApi {
         if !crate::config::sources::is_valid_identifier(&model_name) {
             return Err(
                 Error::bad_request(format!("Model name '{}' is invalid", *model_name))
-                    .with_code("DANGO-V002"),
+                    .with_code(code::INVALID_NAME),
             );
         }
         // The manifest alone says which models exist (no row counts needed).

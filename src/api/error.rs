@@ -73,6 +73,13 @@ impl poem::error::ResponseError for Error {
     }
 }
 
+/// What the guard answers when it refuses a request.
+impl From<Error> for Box<Response> {
+    fn from(err: Error) -> Self {
+        Box::new(err.to_response())
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         self.to_response()
@@ -96,18 +103,30 @@ pub fn poem_error_to_response(err: poem::Error) -> Response {
     if let Some(ours) = err.downcast_ref::<Error>() {
         return ours.to_response();
     }
-    let status = err.status();
-    let (code, detail) = match status.as_u16() {
-        404 => ("DANGO-G404", "Not found".to_string()),
-        405 => ("DANGO-G405", "Method not allowed".to_string()),
-        413 => ("DANGO-V413", "Request body too large".to_string()),
-        415 => ("DANGO-V415", format!("Unsupported content type: {err}")),
+    let (kind, detail) = match err.status().as_u16() {
+        404 => (ErrorKind::NotFound, "Not found".to_string()),
+        405 => (
+            ErrorKind::MethodNotAllowed,
+            "Method not allowed".to_string(),
+        ),
+        413 => (
+            ErrorKind::PayloadTooLarge,
+            "Request body too large".to_string(),
+        ),
+        415 => (
+            ErrorKind::UnsupportedMediaType,
+            format!("Unsupported content type: {err}"),
+        ),
         s if s >= 500 => {
             tracing::error!("unhandled error: {err}");
-            ("DANGO-G001", "An internal error occurred.".to_string())
+            let detail = "An internal error occurred.";
+            return error_response(err.status(), crate::error::code::INTERNAL, detail, None);
         }
-        401 => ("DANGO-S001", "Authentication required".to_string()),
-        _ => ("DANGO-V001", err.to_string()),
+        401 => (
+            ErrorKind::Unauthenticated,
+            "Authentication required".to_string(),
+        ),
+        _ => (ErrorKind::BadRequest, err.to_string()),
     };
-    error_response(status, code, &detail, None)
+    Error::new(kind, detail).to_response()
 }

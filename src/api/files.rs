@@ -23,6 +23,7 @@ use crate::activity::{self, Level};
 use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::config::sources::SourceConfig;
+use crate::error::code;
 use crate::events::{CsvDeletedEvent, CsvUploadedEvent, Event};
 use crate::ingest::{files, glob};
 use crate::jobs::{Requester, RunRequest, SyncRequest};
@@ -261,7 +262,7 @@ fn confined_path(dir: &FsPath, project_root: &FsPath, file_path: &str) -> Result
     if !resolved.starts_with(&dir) || resolved == dir {
         return Err(
             Error::forbidden("Cannot delete files outside source directory")
-                .with_code("DANGO-S012"),
+                .with_code(code::PATH_OUTSIDE_SOURCE),
         );
     }
     if !resolved.is_file() {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::access::{self, Access};
 use super::client::{ClientAddress, trusted_proxies};
 use super::context::RequestContext;
-use super::error::{error_response, poem_error_to_response};
+use super::error::poem_error_to_response;
 use super::headers;
 use super::schema::Contract;
 use crate::app::AppState;
@@ -22,6 +22,7 @@ use crate::auth::rate_limit::RateGroup;
 use crate::auth::sessions::{COOKIE_NAME, SessionPolicy};
 use crate::auth::{AuthMethod, Principal, api_keys, users as accounts};
 use crate::config::ProjectConfig;
+use crate::error::{Error, ErrorKind, code};
 
 /// JSON bodies larger than this are refused with 413.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -120,12 +121,7 @@ fn unrouted(err: poem::Error, method: &Method, path: &str, html_page: bool) -> R
 
 /// 405 with the methods the path takes in `Allow`.
 fn method_not_allowed(path: &str) -> Response {
-    let mut response = error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "DANGO-G405",
-        "Method not allowed",
-        None,
-    );
+    let mut response = Error::new(ErrorKind::MethodNotAllowed, "Method not allowed").to_response();
     if let Ok(value) = access::methods_for(path).join(", ").parse() {
         response.headers_mut().insert(header::ALLOW, value);
     }
@@ -215,13 +211,11 @@ impl<E> GuardEndpoint<E> {
         } else {
             // Without authentication every caller is an admin: only this machine may call,
             // never a client a reverse proxy forwards.
-            return Err(error_response(
-                StatusCode::FORBIDDEN,
-                "DANGO-S014",
+            return Err(Error::forbidden(
                 "Authentication is disabled, so this server answers only local clients; \
                  requests through a proxy are refused. Turn it on with `dango auth enable`.",
-                None,
             )
+            .with_code(code::LOCAL_CLIENTS_ONLY)
             .into());
         };
 
@@ -231,13 +225,7 @@ impl<E> GuardEndpoint<E> {
                     let next = urlencoding::encode(&path).into_owned();
                     return Err(redirect(&format!("/login?next={next}")).into());
                 }
-                return Err(error_response(
-                    StatusCode::UNAUTHORIZED,
-                    "DANGO-S001",
-                    "Authentication required",
-                    None,
-                )
-                .into());
+                return Err(Error::unauthenticated("Authentication required").into());
             };
             if principal.must_change_password
                 && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&path.as_str())
@@ -245,13 +233,11 @@ impl<E> GuardEndpoint<E> {
                 if wants_html_page(&req, &path) {
                     return Err(redirect("/setup").into());
                 }
-                return Err(error_response(
-                    StatusCode::FORBIDDEN,
-                    "DANGO-S010",
-                    "You must change your password before continuing",
-                    None,
-                )
-                .into());
+                return Err(
+                    Error::forbidden("You must change your password before continuing")
+                        .with_code(code::PASSWORD_CHANGE_REQUIRED)
+                        .into(),
+                );
             }
             if let Access::Permission(permission) = access
                 && !principal.can(permission)
@@ -264,24 +250,14 @@ impl<E> GuardEndpoint<E> {
                         .details(json!({"permission": permission.as_str(), "method": method.as_str(), "path": path})),
                 )
                 .await;
-                return Err(error_response(
-                    StatusCode::FORBIDDEN,
-                    "DANGO-S002",
-                    &format!("Permission denied: {permission}"),
-                    None,
-                )
-                .into());
+                return Err(Error::forbidden(format!("Permission denied: {permission}")).into());
             }
         }
 
         if via_cookie && is_mutating(&method) && !csrf_ok(&req) {
-            return Err(error_response(
-                StatusCode::FORBIDDEN,
-                "DANGO-S011",
-                "CSRF validation failed",
-                None,
-            )
-            .into());
+            return Err(Error::forbidden("CSRF validation failed")
+                .with_code(code::CSRF_FAILED)
+                .into());
         }
 
         // Only after the caller is known to be allowed: a refusal must not depend on the body.
@@ -330,21 +306,11 @@ impl<E> GuardEndpoint<E> {
             .into_bytes_limit(JSON_BODY_LIMIT)
             .await
             .map_err(|_| {
-                Box::new(error_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "DANGO-V413",
-                    &format!("Request body too large (limit {JSON_BODY_LIMIT} bytes)"),
-                    None,
+                Error::too_large(format!(
+                    "Request body too large (limit {JSON_BODY_LIMIT} bytes)"
                 ))
             })?;
-        let invalid = |detail: String| {
-            Box::new(error_response(
-                StatusCode::BAD_REQUEST,
-                "DANGO-V001",
-                &detail,
-                None,
-            ))
-        };
+        let invalid = |detail: String| Box::<Response>::from(Error::bad_request(detail));
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|err| invalid(format!("The request body is not valid JSON: {err}")))?;
         let problems = self.contract.check(schema, &value, "body");
@@ -444,13 +410,9 @@ impl<E> GuardEndpoint<E> {
             if access == Access::Public {
                 return Ok((None, false));
             }
-            return Err(error_response(
-                StatusCode::UNAUTHORIZED,
-                "DANGO-S005",
-                "Invalid CLI token",
-                None,
-            )
-            .into());
+            return Err(Error::unauthenticated("Invalid CLI token")
+                .with_code(code::INVALID_TOKEN)
+                .into());
         }
         if let Some(token) = bearer_token(req) {
             match self
@@ -473,13 +435,11 @@ impl<E> GuardEndpoint<E> {
                     return Ok((Some(principal), false));
                 }
                 None if access != Access::Public => {
-                    return Err(error_response(
-                        StatusCode::UNAUTHORIZED,
-                        "DANGO-S005",
-                        "Invalid, expired or revoked API key",
-                        None,
-                    )
-                    .into());
+                    return Err(
+                        Error::unauthenticated("Invalid, expired or revoked API key")
+                            .with_code(code::INVALID_TOKEN)
+                            .into(),
+                    );
                 }
                 None => {}
             }
@@ -543,25 +503,17 @@ async fn enforce_body_limit(req: &mut Request, path: &str) -> Result<(), Box<Res
     } else {
         JSON_BODY_LIMIT
     };
-    let too_large = || {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "DANGO-V413",
-            &format!("Request body too large (limit {} bytes)", limit),
-            None,
-        )
-    };
+    let too_large = || Error::too_large(format!("Request body too large (limit {limit} bytes)"));
     let declared = header_str(req, "content-length").and_then(|v| v.parse::<usize>().ok());
     match declared {
         Some(length) if length > limit => Err(too_large().into()),
         Some(_) => Ok(()),
         // Uploads are streamed to disk, so their size must be known up front.
-        None if is_upload_path(path) => Err(Box::new(error_response(
-            StatusCode::LENGTH_REQUIRED,
-            "DANGO-V411",
+        None if is_upload_path(path) => Err(Error::new(
+            ErrorKind::LengthRequired,
             "Uploads need a Content-Length header",
-            None,
-        ))),
+        )
+        .into()),
         None if header_str(req, "transfer-encoding").is_none() => Ok(()),
         None => {
             let bytes = req

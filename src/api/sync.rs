@@ -13,6 +13,7 @@ use super::context::Caller;
 use super::sources::HistoryEntry;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::error::code;
 use crate::jobs::runs;
 use crate::jobs::{Requester, RunRequest, SyncRequest};
 use crate::sources::history;
@@ -102,7 +103,7 @@ fn parse_date(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>> {
         .map(|v| {
             NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
                 Error::bad_request(format!("{field} '{v}' is not a date in YYYY-MM-DD form"))
-                    .with_code("DANGO-V003")
+                    .with_code(code::INVALID_DATE_RANGE)
             })
         })
         .transpose()

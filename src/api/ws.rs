@@ -13,6 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::error_response;
 use crate::app::AppState;
+use crate::error::code;
 use crate::events::{ConnectedEvent, Event, EventsDroppedEvent};
 
 fn same_origin(req: &Request) -> bool {
@@ -38,7 +39,7 @@ pub async fn socket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -
     if !same_origin(req) {
         return error_response(
             StatusCode::FORBIDDEN,
-            "DANGO-S013",
+            code::WEBSOCKET_ORIGIN,
             "WebSocket origin not allowed",
             None,
         );

@@ -11,6 +11,7 @@ use super::sessions::{self, ClientInfo, SessionPolicy};
 use super::{lockout, normalize_email, password, users as accounts};
 use crate::Error;
 use crate::config::project::AuthConfig;
+use crate::error::code;
 
 pub enum LoginOutcome {
     /// Logged in: a full session.
@@ -40,7 +41,7 @@ pub async fn password_login(
 ) -> crate::Result<LoginOutcome> {
     let email = normalize_email(email);
     if email.is_empty() || email.len() > 254 || password.is_empty() || password.len() > 1024 {
-        return Err(Error::bad_request(INVALID_CREDENTIALS).with_code("DANGO-S009"));
+        return Err(Error::bad_request(INVALID_CREDENTIALS).with_code(code::INVALID_CREDENTIALS));
     }
     let user = accounts::find_by_email(db, &email).await?;
     if let Some(remaining) = lockout::locked_for(db, client.ip, &email, user.as_ref()).await? {
@@ -88,7 +89,7 @@ pub async fn failed_attempt(
             .await;
             locked_error(remaining)
         }
-        Ok(None) => Error::bad_request(INVALID_CREDENTIALS).with_code("DANGO-S009"),
+        Ok(None) => Error::bad_request(INVALID_CREDENTIALS).with_code(code::INVALID_CREDENTIALS),
         Err(err) => err,
     }
 }

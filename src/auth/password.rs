@@ -1,6 +1,7 @@
 //! Password hashing (argon2id, m=19456 KiB, t=2, p=1) and the password policy:
 //! 8..=1024 characters, not a common password, not the email or its local part.
 
+use crate::error::code;
 use std::sync::LazyLock;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -104,7 +105,7 @@ pub fn check_strength(password: &str, email: &str) -> crate::Result<()> {
         return Ok(());
     }
     Err(crate::Error::bad_request("Password is too weak")
-        .with_code("DANGO-V005")
+        .with_code(code::WEAK_PASSWORD)
         .with_extra("issues", issues))
 }
 

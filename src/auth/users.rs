@@ -12,6 +12,7 @@ use super::password::{self, check_strength};
 use super::tokens::{random_token, sha256_hex};
 use super::{Role, is_valid_email, lockout, normalize_email, sessions};
 use crate::Error;
+use crate::error::code;
 
 pub const INVITE_LIFETIME_HOURS: i64 = 72;
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
@@ -54,7 +55,7 @@ pub async fn create(db: &DatabaseConnection, new: NewUser<'_>) -> crate::Result<
     if find_by_email(db, &email).await?.is_some() {
         return Err(
             Error::conflict(format!("A user with email '{email}' already exists"))
-                .with_code("DANGO-S004"),
+                .with_code(code::USER_EXISTS),
         );
     }
     let display_name = clean_display_name(new.display_name)?;
@@ -146,13 +147,13 @@ pub async fn get(db: &DatabaseConnection, user_id: &str) -> crate::Result<users:
     users::Entity::find_by_id(user_id.to_string())
         .one(db)
         .await?
-        .ok_or_else(|| Error::not_found("User not found").with_code("DANGO-S003"))
+        .ok_or_else(|| Error::not_found("User not found").with_code(code::USER_NOT_FOUND))
 }
 
 pub async fn get_by_email(db: &DatabaseConnection, email: &str) -> crate::Result<users::Model> {
     find_by_email(db, email).await?.ok_or_else(|| {
         Error::not_found(format!("No user with email '{}'", normalize_email(email)))
-            .with_code("DANGO-S003")
+            .with_code(code::USER_NOT_FOUND)
     })
 }
 

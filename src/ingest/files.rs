@@ -11,6 +11,7 @@ use duckdb::Connection;
 
 use super::glob;
 use crate::Error;
+use crate::error::code;
 use crate::warehouse::quote_ident;
 
 /// Per-file tracking table, in the warehouse so it commits together with the data.
@@ -221,7 +222,8 @@ fn db(err: duckdb::Error) -> Error {
 fn file_error(file: &str, err: duckdb::Error) -> Error {
     let text = err.to_string();
     let reason = text.lines().take(6).collect::<Vec<_>>().join("\n");
-    Error::unprocessable(format!("Could not load file '{file}': {reason}")).with_code("DANGO-I003")
+    Error::unprocessable(format!("Could not load file '{file}': {reason}"))
+        .with_code(code::FILE_NOT_LOADABLE)
 }
 
 pub fn ensure_metadata_table(conn: &Connection) -> crate::Result<()> {
@@ -761,7 +763,7 @@ fn apply(
             "Sync would leave {schema}.{table} empty: its {rows_before} existing rows were preserved. \
              To replace them with nothing, sync with allow_empty_replace."
         ))
-        .with_code("DANGO-I004"));
+        .with_code(code::EMPTY_REPLACE_REFUSED));
     }
 
     if options.full_refresh {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::transform::{TransformOutcome, TransformSpec, finished_event, publish};
 use crate::app::AppState;
+use crate::error::code;
 use crate::events::{DbtRunStartedEvent, Event};
 use crate::transform::project::DbtProject;
 use crate::transform::runner::{NodeResult, RunReport, Status};
@@ -127,7 +128,7 @@ pub async fn execute(
                     .map_or("signal".to_string(), |c| c.to_string()),
                 tail(&text, OUTPUT_TAIL_LINES)
             ))
-            .with_code("DANGO-T001"));
+            .with_code(code::TRANSFORM_FAILED));
         }
     };
     for result in &report.results {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::auth::{AuthMethod, Principal};
+use crate::error::code;
 
 /// Gives a fieldless enum its stored names, which are also the values the OpenAPI
 /// document publishes: `as_str`, `parse`, every variant (`ALL`) and every name (`NAMES`).
@@ -226,7 +227,7 @@ pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_r
             .find(|r| RunKind::of(r) == Some(RunKind::Transform))
     {
         return Err(Error::conflict("A dbt run is already in progress")
-            .with_code("DANGO-T409")
+            .with_code(code::TRANSFORM_IN_PROGRESS)
             .with_extra("run_id", run.id.clone()));
     }
     if new.kind == RunKind::Sync {
@@ -245,7 +246,7 @@ pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_r
                     run.status,
                     run.id
                 ))
-                .with_code("DANGO-SYNC-409")
+                .with_code(code::SYNC_IN_PROGRESS)
                 .with_extra("run_id", run.id.clone()));
             }
         }
@@ -284,7 +285,7 @@ pub async fn get(db: &DatabaseConnection, id: &str) -> crate::Result<job_runs::M
         .one(db)
         .await?
         .ok_or_else(|| {
-            Error::not_found(format!("Run '{id}' not found")).with_code("DANGO-SYNC-003")
+            Error::not_found(format!("Run '{id}' not found")).with_code(code::RUN_NOT_FOUND)
         })
 }
 

@@ -14,6 +14,7 @@ use super::transform::TransformSpec;
 use crate::auth::Principal;
 use crate::auth::audit::{self, AuditEvent};
 use crate::config::ProjectPaths;
+use crate::error::code;
 use crate::{Error, Result};
 
 /// What starting a run needs, and nothing more.
@@ -139,9 +140,8 @@ fn validate_sync(
     if let (Some(start), Some(end)) = (sync.start_date, sync.end_date)
         && start > end
     {
-        return Err(
-            Error::bad_request("start_date must not be after end_date").with_code("DANGO-V003")
-        );
+        return Err(Error::bad_request("start_date must not be after end_date")
+            .with_code(code::INVALID_DATE_RANGE));
     }
     if sync.sources.is_empty() {
         return Err(Error::bad_request("sources: name at least one source"));
@@ -221,7 +221,7 @@ mod tests {
         std::fs::write(paths.sources_yml(), "version: \"1.0\"\nsources: []\n").unwrap();
         let requester = Requester::system(Trigger::Cli, None);
         let reversed = validate_sync(&paths, sync("2026-03-01", "2026-02-01"), &requester);
-        assert_eq!(reversed.unwrap_err().code, "DANGO-V003");
+        assert_eq!(reversed.unwrap_err().code, code::INVALID_DATE_RANGE);
         let none = SyncRequest::default();
         assert!(validate_sync(&paths, none, &requester).is_err());
         // in order, the dates pass and the unknown source is what is refused

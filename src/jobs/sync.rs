@@ -12,6 +12,7 @@ use crate::Error;
 use crate::activity::{self, Level};
 use crate::app::AppState;
 use crate::config::sources::SourcesFile;
+use crate::error::code;
 use crate::events::{
     Event, EventBody, FreshnessUpdateEvent, SchemaDriftEvent, SyncCompletedEvent, SyncFailedEvent,
     SyncStartedEvent,
@@ -107,7 +108,7 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
     if failures.is_empty() {
         Ok(rows)
     } else {
-        Err(Error::unprocessable(failures.join("; ")).with_code("DANGO-I001"))
+        Err(Error::unprocessable(failures.join("; ")).with_code(code::SYNC_FAILED))
     }
 }
 

@@ -13,6 +13,7 @@ use super::runs;
 use crate::Error;
 use crate::activity::{self, Level};
 use crate::app::AppState;
+use crate::error::code;
 use crate::events::{
     DbtRunCompletedEvent, DbtRunFailedEvent, DbtRunSkippedEvent, DbtRunStartedEvent,
     DbtTestFailedEvent, Event,
@@ -322,6 +323,6 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
             &format!("dbt {} finished", spec.command),
         )
         .await
-        .map_err(|message| Error::unprocessable(message).with_code("DANGO-T002"))?;
+        .map_err(|message| Error::unprocessable(message).with_code(code::MODELS_FAILED))?;
     Ok(outcome.rows)
 }

@@ -18,6 +18,7 @@ use super::{TableInfo, history};
 use crate::Error;
 use crate::config::ProjectPaths;
 use crate::config::sources::SourcesFile;
+use crate::error::code;
 use crate::warehouse::{Warehouse, quote_ident};
 
 /// How many syncs per source are kept (the details page shows 20).
@@ -110,7 +111,7 @@ fn read_sources(paths: &ProjectPaths) -> crate::Result<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(err) => Err(
             Error::bad_request(format!("{}: {err}", paths.sources_yml().display()))
-                .with_code("DANGO-C003"),
+                .with_code(code::CONFIG_INVALID),
         ),
     }
 }
@@ -118,7 +119,7 @@ fn read_sources(paths: &ProjectPaths) -> crate::Result<String> {
 fn parse_sources(paths: &ProjectPaths, text: &str) -> crate::Result<SourcesFile> {
     SourcesFile::parse(text).map_err(|message| {
         Error::bad_request(format!("{}: {message}", paths.sources_yml().display()))
-            .with_code("DANGO-C003")
+            .with_code(code::CONFIG_INVALID)
     })
 }
 

@@ -11,13 +11,14 @@ use crate::Error;
 use crate::app::AppState;
 use crate::config::ProjectPaths;
 use crate::config::sources::{SourceConfig, SourcesFile};
+use crate::error::code;
 use crate::health::SyncFailure;
 use crate::jobs::runs;
 
 /// Loads `sources.yml`, turning problems into a 400 that names the file and key.
 pub fn load(paths: &ProjectPaths) -> crate::Result<SourcesFile> {
     SourcesFile::load(&paths.sources_yml())
-        .map_err(|e| Error::bad_request(e.to_string()).with_code("DANGO-C003"))
+        .map_err(|e| Error::bad_request(e.to_string()).with_code(code::CONFIG_INVALID))
 }
 
 /// The configured source called `name` (404 otherwise); names follow the identifier rule.
@@ -26,7 +27,7 @@ pub fn get(paths: &ProjectPaths, name: &str) -> crate::Result<SourceConfig> {
         return Err(Error::bad_request(format!(
             "Source name '{name}' is invalid. Use only letters, numbers, and underscores."
         ))
-        .with_code("DANGO-V002"));
+        .with_code(code::INVALID_NAME));
     }
     load(paths)?
         .get(name)

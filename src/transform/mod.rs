@@ -20,6 +20,7 @@ pub mod staging;
 pub mod status;
 pub mod values;
 
+use crate::error::code;
 use std::path::Path;
 
 /// What can go wrong in a transformation, each naming the file (and line when known).
@@ -54,7 +55,7 @@ impl TransformError {
 
 impl From<TransformError> for crate::Error {
     fn from(err: TransformError) -> Self {
-        crate::Error::unprocessable(err.to_string()).with_code("DANGO-T001")
+        crate::Error::unprocessable(err.to_string()).with_code(code::TRANSFORM_FAILED)
     }
 }
 

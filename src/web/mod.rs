@@ -11,6 +11,7 @@ use poem::{Response, Route, get, handler};
 use poem_openapi::OpenApiService;
 
 use crate::api::Api;
+use crate::error::code;
 
 /// A page the server renders: its route and its HTML. Every page has a `<main>`
 /// landmark; the integration suite opens each of them as a signed-in user.
@@ -108,7 +109,7 @@ fn artifact(state: &crate::app::AppState, name: &str) -> Response {
             .body(bytes),
         Err(_) => crate::api::error::error_response(
             StatusCode::NOT_FOUND,
-            "DANGO-G404",
+            code::NOT_FOUND,
             &format!("{name} does not exist yet: sync a source or run dbt first"),
             None,
         ),
@@ -137,7 +138,7 @@ fn static_file(file: poem::web::Path<String>) -> Response {
             .body(*body),
         None => crate::api::error::error_response(
             StatusCode::NOT_FOUND,
-            "DANGO-G404",
+            code::NOT_FOUND,
             &format!("No static file {}", file.as_str()),
             None,
         ),

@@ -3,14 +3,19 @@
 
 use std::fmt;
 
+pub mod code;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     BadRequest,
     Unauthenticated,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     Conflict,
+    LengthRequired,
     PayloadTooLarge,
+    UnsupportedMediaType,
     Unprocessable,
     Locked,
     TooManyRequests,
@@ -26,8 +31,11 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
             ErrorKind::Conflict => 409,
+            ErrorKind::LengthRequired => 411,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Unprocessable => 422,
             ErrorKind::Locked => 423,
             ErrorKind::TooManyRequests => 429,
@@ -39,18 +47,21 @@ impl ErrorKind {
 
     fn default_code(self) -> &'static str {
         match self {
-            ErrorKind::BadRequest => "DANGO-V001",
-            ErrorKind::Unauthenticated => "DANGO-S001",
-            ErrorKind::Forbidden => "DANGO-S002",
-            ErrorKind::NotFound => "DANGO-G404",
-            ErrorKind::Conflict => "DANGO-G409",
-            ErrorKind::PayloadTooLarge => "DANGO-V413",
-            ErrorKind::Unprocessable => "DANGO-V422",
-            ErrorKind::Locked => "DANGO-S006",
-            ErrorKind::TooManyRequests => "DANGO-W002",
-            ErrorKind::Upstream => "DANGO-W502",
-            ErrorKind::Unavailable => "DANGO-U001",
-            ErrorKind::Internal => "DANGO-G001",
+            ErrorKind::BadRequest => code::INVALID_REQUEST,
+            ErrorKind::Unauthenticated => code::AUTHENTICATION_REQUIRED,
+            ErrorKind::Forbidden => code::PERMISSION_DENIED,
+            ErrorKind::NotFound => code::NOT_FOUND,
+            ErrorKind::MethodNotAllowed => code::METHOD_NOT_ALLOWED,
+            ErrorKind::Conflict => code::CONFLICT,
+            ErrorKind::LengthRequired => code::LENGTH_REQUIRED,
+            ErrorKind::PayloadTooLarge => code::BODY_TOO_LARGE,
+            ErrorKind::UnsupportedMediaType => code::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::Unprocessable => code::UNPROCESSABLE,
+            ErrorKind::Locked => code::ACCOUNT_LOCKED,
+            ErrorKind::TooManyRequests => code::RATE_LIMITED,
+            ErrorKind::Upstream => code::UPSTREAM_FAILED,
+            ErrorKind::Unavailable => code::UNAVAILABLE,
+            ErrorKind::Internal => code::INTERNAL,
         }
     }
 }
