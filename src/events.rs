@@ -230,6 +230,8 @@ impl Event {
     }
 }
 
+/// Cheap to clone: every clone publishes to the same subscribers.
+#[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
 }

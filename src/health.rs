@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 const MB: f64 = 1024.0 * 1024.0;
@@ -192,12 +192,32 @@ pub fn dbt_failures(dbt_dir: &Path) -> Vec<DbtFailure> {
     }]
 }
 
+/// Sources whose latest sync failed within the last 24 hours.
+async fn recent_sync_failures(db: &sea_orm::DatabaseConnection) -> Vec<SyncFailure> {
+    crate::sources::history::recent_failures(db)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| SyncFailure {
+            source: row.source,
+            count: 1,
+            last_error: row.error_message.unwrap_or_else(|| "Unknown error".into()),
+        })
+        .collect()
+}
+
 pub async fn platform_health(state: &AppState) -> PlatformHealth {
     let database = database_health(state).await;
     let disk = disk_health(&state.paths.root);
     let dbt_failures = dbt_failures(&state.paths.dbt_dir());
-    let sources = crate::sources::SourceSummary::load(state).await;
-    let sync_failures = crate::sources::recent_failures(state).await;
+    let sources = match state.source_facts().await {
+        Ok(facts) => crate::sources::SourceSummary::of(&facts),
+        Err(err) => {
+            tracing::warn!("{}", err.message);
+            Default::default()
+        }
+    };
+    let sync_failures = recent_sync_failures(&state.db).await;
 
     let mut critical_issues = Vec::new();
     let mut warnings = Vec::new();

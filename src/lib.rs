@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod cli_token;
+pub mod client_address;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod project;
 pub mod sources;
+pub mod state;
 pub mod transform;
 pub mod util;
 pub mod warehouse;
@@ -23,4 +25,6 @@ pub mod watcher;
 pub mod web;
 
 pub use app::{App, RunningApp};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use error::{Error, ErrorKind, Result};

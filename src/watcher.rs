@@ -14,9 +14,9 @@ use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
-use crate::app::AppState;
-use crate::ingest::glob;
 use crate::jobs::{self, Requester, RunRequest, SyncRequest, runs::Trigger};
+use crate::state::AppState;
+use crate::util::glob;
 
 /// What `GET /api/watcher/status` reports.
 #[derive(Clone, Debug, Default)]

@@ -10,8 +10,8 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
 use crate::Result;
-use crate::app::AppState;
 use crate::auth::audit::{self, AuditFilter};
+use crate::state::AppState;
 
 pub struct AuditApi;
 

@@ -13,11 +13,11 @@ use serde_json::json;
 use super::ApiTag;
 use super::context::{Caller, Ctx, RequestContext};
 use super::models::{SuccessResponse, UserResponse};
-use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::auth::login::{self, LoginOutcome};
 use crate::auth::sessions::{self, COOKIE_NAME, PARTIAL_LIFETIME_SECONDS, SessionPolicy};
 use crate::auth::{AuthMethod, Role, api_keys, users as accounts};
+use crate::state::AppState;
 use crate::{Error, Result};
 
 pub struct AuthApi;

@@ -8,9 +8,9 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 
 use super::ApiTag;
-use crate::app::AppState;
 use crate::catalog::{self, Artifacts, CatalogModels, Impact, Lineage, ModelDetail};
 use crate::error::code;
+use crate::state::AppState;
 use crate::{Error, Result};
 
 pub struct CatalogApi;

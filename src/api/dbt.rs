@@ -10,13 +10,13 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
 use super::context::Caller;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::catalog::{self, DbtModelList};
 use crate::error::code;
 use crate::events::{DbtRunStartedEvent, Event};
 use crate::jobs::transform::TransformSpec;
 use crate::jobs::{Requester, RunRequest};
+use crate::state::AppState;
 use crate::{Error, Result, jobs};
 
 pub struct DbtApi;

@@ -20,13 +20,14 @@ use tokio::io::AsyncWriteExt;
 use super::ApiTag;
 use super::context::Caller;
 use crate::activity::{self, Level};
-use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::config::sources::SourceConfig;
 use crate::error::code;
 use crate::events::{CsvDeletedEvent, CsvUploadedEvent, Event};
-use crate::ingest::{files, glob};
+use crate::ingest::files;
 use crate::jobs::{Requester, RunRequest, SyncRequest};
+use crate::state::AppState;
+use crate::util::glob;
 use crate::{Error, Result, jobs, sources};
 
 pub struct FilesApi;

@@ -11,18 +11,18 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response};
 use serde_json::json;
 
 use super::access::{self, Access};
-use super::client::{ClientAddress, trusted_proxies};
 use super::context::RequestContext;
 use super::error::poem_error_to_response;
 use super::headers;
 use super::schema::Contract;
-use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::auth::rate_limit::RateGroup;
 use crate::auth::sessions::{COOKIE_NAME, SessionPolicy};
 use crate::auth::{AuthMethod, Principal, api_keys, users as accounts};
+use crate::client_address::{ClientAddress, trusted_proxies};
 use crate::config::ProjectConfig;
 use crate::error::{Error, ErrorKind, code};
+use crate::state::AppState;
 
 /// JSON bodies larger than this are refused with 413.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;

@@ -7,8 +7,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
-use crate::app::{AppState, VERSION};
+use crate::VERSION;
 use crate::health::{PlatformHealth, platform_health};
+use crate::state::AppState;
 
 pub struct HealthApi;
 

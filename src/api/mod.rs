@@ -2,7 +2,6 @@
 //! Authorization is enforced by [`guard`] from the table in [`access`].
 
 pub mod access;
-pub mod client;
 pub mod context;
 pub mod error;
 pub mod guard;
@@ -30,7 +29,7 @@ pub use spec::spec_json;
 
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::app::VERSION;
+use crate::VERSION;
 
 #[derive(Tags)]
 pub enum ApiTag {

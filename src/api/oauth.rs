@@ -12,12 +12,12 @@ use serde_json::json;
 use super::ApiTag;
 use super::auth::{expired_cookie, session_cookie};
 use super::context::{Ctx, RequestContext};
-use crate::app::AppState;
 use crate::auth::login::{self, LoginOutcome};
 use crate::auth::oauth::{self, STATE_COOKIE, STATE_LIFETIME_SECONDS};
 use crate::auth::sessions::{PARTIAL_LIFETIME_SECONDS, SessionPolicy};
 use crate::auth::tokens::{constant_time_eq, random_token};
 use crate::auth::{audit, lockout};
+use crate::state::AppState;
 
 pub struct OAuthApi;
 

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
 use super::context::Ctx;
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub struct SettingsApi;
 

@@ -9,8 +9,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
-use crate::app::AppState;
 use crate::sources::{self, Freshness, SourceStatus, TableInfo};
+use crate::state::AppState;
 use crate::{Result, activity};
 
 pub struct SourcesApi;
@@ -137,7 +137,8 @@ impl SourcesApi {
     /// invalid sources.yml fails the request with `DANGO-C003`.
     #[oai(path = "/api/sources", method = "get", operation_id = "list_sources")]
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<Vec<SourceStatus>>> {
-        let mut list = sources::statuses(&state).await?;
+        let facts = state.source_facts().await?;
+        let mut list = sources::statuses(&facts, &state.active_syncs().await?);
         list.sort_by_key(|s| s.name.to_lowercase());
         Ok(Json(list))
     }
@@ -159,8 +160,8 @@ impl SourcesApi {
         source_name: Path<String>,
     ) -> Result<Json<SourceDetails>> {
         let source = sources::get(&state.paths, &source_name)?;
-        let status = sources::status(&state, &source).await?;
         let facts = state.source_facts().await?;
+        let status = sources::status(&source, &facts, &state.active_syncs().await?);
         let history = facts.history(&source.name).to_vec();
         let config = mask_config(&serde_json::to_value(&source).unwrap_or_default());
         Ok(Json(SourceDetails {

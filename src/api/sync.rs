@@ -11,12 +11,12 @@ use poem_openapi::{Object, OpenApi};
 use super::ApiTag;
 use super::context::Caller;
 use super::sources::HistoryEntry;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::code;
 use crate::jobs::runs;
 use crate::jobs::{Requester, RunRequest, SyncRequest};
 use crate::sources::history;
+use crate::state::AppState;
 use crate::{Error, Result, jobs};
 
 pub struct SyncApi;

@@ -11,8 +11,8 @@ use super::ApiTag;
 use super::auth::{LoginResponse, login_response};
 use super::context::{Caller, Ctx};
 use super::models::SuccessResponse;
-use crate::app::AppState;
 use crate::auth::{sessions, two_factor, users as accounts};
+use crate::state::AppState;
 use crate::{Error, Result};
 
 pub struct TwoFactorApi;

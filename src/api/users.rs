@@ -12,10 +12,10 @@ use serde_json::json;
 use super::ApiTag;
 use super::context::Caller;
 use super::models::{SuccessResponse, UserResponse};
-use crate::app::AppState;
 use crate::auth::audit::{self, AuditEvent};
 use crate::auth::users::{self as accounts, Credential, NewUser};
 use crate::auth::{Principal, Role, sessions};
+use crate::state::AppState;
 use crate::{Error, Result};
 
 pub struct UsersApi;

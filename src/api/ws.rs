@@ -12,9 +12,9 @@ use poem::{IntoResponse, Request, Response, handler};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::error_response;
-use crate::app::AppState;
 use crate::error::code;
 use crate::events::{ConnectedEvent, Event, EventsDroppedEvent};
+use crate::state::AppState;
 
 fn same_origin(req: &Request) -> bool {
     let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {

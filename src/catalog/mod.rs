@@ -8,7 +8,7 @@ use poem_openapi::Object;
 use serde_json::Value;
 
 use crate::Error;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::transform::status::{self, ModelStatus};
 
 /// `dbt/target/manifest.json` and `run_results.json`, as written by the last run.

@@ -52,7 +52,7 @@ pub async fn start(
     );
     tracing::info!(
         "client addresses: {}",
-        crate::api::client::describe_setup(&config.auth.rate_limit)
+        crate::client_address::describe_setup(&config.auth.rate_limit)
     );
     if demo {
         sync_demo_once(&running.state).await;
@@ -64,7 +64,7 @@ pub async fn start(
 }
 
 /// On the demo's first start, sync every source so there is data to look at.
-async fn sync_demo_once(state: &crate::app::AppState) {
+async fn sync_demo_once(state: &crate::state::AppState) {
     use crate::jobs::runs::Trigger;
     use crate::jobs::{Requester, RunRequest, SyncRequest};
     let Ok(config) = crate::sources::load(&state.paths) else {

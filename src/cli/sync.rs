@@ -203,7 +203,7 @@ async fn in_process(
 }
 
 /// The same shape `GET /api/sync/status/{id}` answers, read directly.
-async fn run_status(state: &crate::app::AppState, run_id: &str) -> anyhow::Result<Value> {
+async fn run_status(state: &crate::state::AppState, run_id: &str) -> anyhow::Result<Value> {
     let run = runs::get(&state.db, run_id)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;

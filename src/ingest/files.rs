@@ -9,9 +9,9 @@ use std::time::UNIX_EPOCH;
 
 use duckdb::Connection;
 
-use super::glob;
 use crate::Error;
 use crate::error::code;
+use crate::util::glob;
 use crate::warehouse::quote_ident;
 
 /// Per-file tracking table, in the warehouse so it commits together with the data.

@@ -1,14 +1,14 @@
 //! Extractors and loaders: from a source's configuration to rows in `raw_<source>`.
 
 pub mod files;
-pub mod glob;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::app::AppState;
 use crate::config::sources::SourceConfig;
-use crate::events::{Event, SyncProgressEvent};
+use crate::events::{Event, EventBus, SyncProgressEvent};
+use crate::warehouse::Warehouse;
 
 /// What one source's sync did.
 #[derive(Debug, Default)]
@@ -26,10 +26,18 @@ pub struct SyncOptions {
     pub allow_empty_replace: bool,
 }
 
+/// What a sync writes to and tells.
+pub struct IngestDeps<'a> {
+    pub warehouse: &'a Arc<Warehouse>,
+    pub events: &'a EventBus,
+    /// The project root, which source directories are relative to.
+    pub root: &'a Path,
+}
+
 /// Syncs one source into the warehouse. Every write happens in one warehouse
 /// transaction: on any error the previous data is untouched.
 pub async fn sync_source(
-    state: &Arc<AppState>,
+    deps: IngestDeps<'_>,
     run_id: &str,
     source: &SourceConfig,
     options: SyncOptions,
@@ -41,17 +49,17 @@ pub async fn sync_source(
         )));
     }
     let dir = source
-        .file_directory(&state.paths.root)
+        .file_directory(deps.root)
         .ok_or_else(|| Error::bad_request(format!("Source '{}' has no directory", source.name)))?;
     let pattern = source.file_pattern();
     let name = source.name.clone();
-    let events = state.clone();
+    let events = deps.events.clone();
     let run = run_id.to_string();
     let load_options = files::LoadOptions {
         full_refresh: options.full_refresh,
         allow_empty_replace: options.allow_empty_replace || source.allow_empty_replace,
     };
-    let report = state
+    let report = deps
         .warehouse
         .write(move |conn| {
             let progress = |done: usize, total: usize, file: &str| {
@@ -71,7 +79,7 @@ pub async fn sync_source(
                     file,
                     message,
                 };
-                events.events.publish(Event::new(event).run(&run));
+                events.publish(Event::new(event).run(&run));
             };
             files::sync(conn, &name, &dir, &pattern, load_options, &progress)
         })

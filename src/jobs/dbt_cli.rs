@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::transform::{TransformOutcome, TransformSpec, finished_event, publish};
-use crate::app::AppState;
 use crate::error::code;
 use crate::events::{DbtRunStartedEvent, Event};
+use crate::state::AppState;
 use crate::transform::project::DbtProject;
 use crate::transform::runner::{NodeResult, RunReport, Status};
 use crate::transform::status;

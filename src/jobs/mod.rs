@@ -10,7 +10,7 @@ pub mod transform;
 
 use std::sync::Arc;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use runs::{RunKind, RunStatus};
 pub use start::{Requester, RunDeps, RunRequest, SyncRequest, start};
 

@@ -13,7 +13,7 @@ use apalis_sqlite::{Config, SqliteConnectOptions, SqlitePool, SqliteStorage};
 use futures::task::AtomicWaker;
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub const QUEUE_NAME: &str = "dango-runs";
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -1,6 +1,7 @@
 //! `job_runs`: one row per sync or transform run, moving queued → running → exactly one
 //! terminal state (success, failed, cancelled), whatever happens to the process.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -204,6 +205,20 @@ impl ActiveRunsCache {
         });
         Ok(runs)
     }
+}
+
+/// Of these unfinished runs, the sync run of each source that has one: source → run id.
+pub fn syncs_by_source(active: &[job_runs::Model]) -> HashMap<String, String> {
+    let mut syncing = HashMap::new();
+    for run in active
+        .iter()
+        .filter(|r| RunKind::of(r) == Some(RunKind::Sync))
+    {
+        for source in sources_of(run) {
+            syncing.entry(source).or_insert_with(|| run.id.clone());
+        }
+    }
+    syncing
 }
 
 /// Runs not yet finished, oldest first.

@@ -10,7 +10,6 @@ use super::runs;
 use super::transform::{self, TransformSpec};
 use crate::Error;
 use crate::activity::{self, Level};
-use crate::app::AppState;
 use crate::config::sources::SourcesFile;
 use crate::error::code;
 use crate::events::{
@@ -19,6 +18,7 @@ use crate::events::{
 };
 use crate::ingest::{self, SourceOutcome, SyncOptions, files::DriftChange};
 use crate::sources::history;
+use crate::state::AppState;
 use crate::transform::staging;
 
 /// Syncs every source of the run; returns rows written. Fails when any source failed
@@ -47,7 +47,14 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
         );
         activity::record(&state.db, Level::Info, Some(name), "Starting sync").await;
         let result = match config.get(name) {
-            Some(source) => ingest::sync_source(state, &run.id, source, sync_options).await,
+            Some(source) => {
+                let deps = ingest::IngestDeps {
+                    warehouse: &state.warehouse,
+                    events: &state.events,
+                    root: &state.paths.root,
+                };
+                ingest::sync_source(deps, &run.id, source, sync_options).await
+            }
             None => Err(Error::not_found(format!("Source '{name}' not found"))),
         };
         let seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0;

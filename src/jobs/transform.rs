@@ -12,12 +12,12 @@ use serde_json::{Map, Value};
 use super::runs;
 use crate::Error;
 use crate::activity::{self, Level};
-use crate::app::AppState;
 use crate::error::code;
 use crate::events::{
     DbtRunCompletedEvent, DbtRunFailedEvent, DbtRunSkippedEvent, DbtRunStartedEvent,
     DbtTestFailedEvent, Event,
 };
+use crate::state::AppState;
 use crate::transform::nodes::node_name;
 use crate::transform::runner::{Command, NodeResult, Progress, Request, RunReport, Status};
 use crate::transform::{TransformError, artifacts, manifest::Manifest, status};

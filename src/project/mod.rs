@@ -202,7 +202,7 @@ pub fn create_layout(root: &Path, name: Option<&str>, force: bool) -> anyhow::Re
         if !paths.project_yml().exists() || name.is_some() {
             config.project = ProjectInfo {
                 name: display.clone(),
-                dango_version: Some(crate::app::VERSION.into()),
+                dango_version: Some(crate::VERSION.into()),
                 created: Some(chrono::Utc::now().to_rfc3339()),
                 ..ProjectInfo::default()
             };

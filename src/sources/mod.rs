@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 use dango_entity::sync_history;
 use poem_openapi::Object;
 
+use std::collections::HashMap;
+
 use crate::Error;
-use crate::app::AppState;
 use crate::config::ProjectPaths;
 use crate::config::sources::{SourceConfig, SourcesFile};
 use crate::error::code;
-use crate::health::SyncFailure;
-use crate::jobs::runs;
 
 /// Loads `sources.yml`, turning problems into a 400 that names the file and key.
 pub fn load(paths: &ProjectPaths) -> crate::Result<SourcesFile> {
@@ -44,14 +43,7 @@ pub struct SourceSummary {
 }
 
 impl SourceSummary {
-    pub async fn load(state: &AppState) -> Self {
-        let facts = match state.source_facts().await {
-            Ok(facts) => facts,
-            Err(err) => {
-                tracing::warn!("{}", err.message);
-                return Self::default();
-            }
-        };
+    pub fn of(facts: &facts::Facts) -> Self {
         let mut summary = Self {
             total: facts.sources.sources.len() as u64,
             ..Default::default()
@@ -64,20 +56,6 @@ impl SourceSummary {
         }
         summary
     }
-}
-
-/// Sources whose latest sync failed within the last 24 hours.
-pub async fn recent_failures(state: &AppState) -> Vec<SyncFailure> {
-    history::recent_failures(&state.db)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|row| SyncFailure {
-            source: row.source,
-            count: 1,
-            last_error: row.error_message.unwrap_or_else(|| "Unknown error".into()),
-        })
-        .collect()
 }
 
 #[derive(Object, Clone, Debug)]
@@ -175,39 +153,27 @@ pub fn status_of(
     }
 }
 
+/// The sync run in progress for each source that has one: source name → run id.
+pub type ActiveSyncs = HashMap<String, String>;
+
 /// Every configured source's status, in `sources.yml` order.
-pub async fn statuses(state: &AppState) -> crate::Result<Vec<SourceStatus>> {
-    let facts = state.source_facts().await?;
-    let active = state.active_runs().await?;
-    Ok(facts
+pub fn statuses(facts: &facts::Facts, active: &ActiveSyncs) -> Vec<SourceStatus> {
+    facts
         .sources
         .sources
         .iter()
-        .map(|source| status_from(source, &facts, &active))
-        .collect())
+        .map(|source| status(source, facts, active))
+        .collect()
 }
 
-/// One source's status.
-pub async fn status(state: &AppState, source: &SourceConfig) -> crate::Result<SourceStatus> {
-    let facts = state.source_facts().await?;
-    let active = state.active_runs().await?;
-    Ok(status_from(source, &facts, &active))
-}
-
-fn status_from(
-    source: &SourceConfig,
-    facts: &facts::Facts,
-    active: &[dango_entity::job_runs::Model],
-) -> SourceStatus {
+/// One source's status, from what is known of it and the syncs in progress.
+pub fn status(source: &SourceConfig, facts: &facts::Facts, active: &ActiveSyncs) -> SourceStatus {
     let recent = facts.history(&source.name);
     let latest = recent.first();
     let last_success = recent.iter().find(|h| h.status == "success");
     let tables = facts.tables(&source.name).to_vec();
     let row_count = (!tables.is_empty()).then(|| tables.iter().map(|t| t.row_count).sum());
-    let active_run = active.iter().find(|r| {
-        runs::RunKind::of(r) == Some(runs::RunKind::Sync)
-            && runs::sources_of(r).contains(&source.name)
-    });
+    let active_run = active.get(&source.name);
     let status = status_of(active_run.is_some(), latest, row_count);
     let incremental = source.is_file_source();
     SourceStatus {
@@ -232,7 +198,7 @@ fn status_from(
         supports_incremental: incremental,
         supports_date_range: false,
         lookback_days: source.lookback_days,
-        active_run_id: active_run.map(|r| r.id.clone()),
+        active_run_id: active_run.cloned(),
         needs_attention: false,
         attention_reason: None,
     }

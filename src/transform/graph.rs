@@ -259,7 +259,7 @@ fn matches(manifest: &Manifest, node: &Node, method: &str, value: &str) -> bool 
                 || node.fqn.join(".") == value
                 || (value.contains('.') && node.fqn.join(".").starts_with(&format!("{value}.")))
                 || (value == manifest.project.name)
-                || (value.contains('*') && super::super::ingest::glob::matches(value, &node.name))
+                || (value.contains('*') && crate::util::glob::matches(value, &node.name))
         }
         "tag" => node.tags().iter().any(|t| t == value),
         "path" => {

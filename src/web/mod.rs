@@ -8,10 +8,9 @@ use poem::endpoint::make_sync;
 use poem::http::StatusCode;
 use poem::web::Html;
 use poem::{Response, Route, get, handler};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApi, OpenApiService};
 
-use crate::api::Api;
-use crate::error::code;
+use crate::Error;
 
 /// A page the server renders: its route and its HTML. Every page has a `<main>`
 /// landmark; the integration suite opens each of them as a signed-in user.
@@ -74,7 +73,11 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Adds documentation and page routes to `route`.
-pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>) -> Route {
+pub fn routes<T: OpenApi>(
+    route: Route,
+    service: &OpenApiService<T, ()>,
+    spec: Arc<String>,
+) -> Route {
     let raw_spec = service.spec();
     // poem-openapi inlines its own spec into the UI pages; serve ours (with access rules).
     let swagger = service.swagger_ui_html().replacen(&raw_spec, &spec, 1);
@@ -102,27 +105,25 @@ pub fn routes(route: Route, service: &OpenApiService<Api, ()>, spec: Arc<String>
 }
 
 /// Serves a file of `dbt/target` (404 in the JSON error shape when it is not there yet).
-fn artifact(state: &crate::app::AppState, name: &str) -> Response {
+fn artifact(state: &crate::state::AppState, name: &str) -> Response {
     match std::fs::read(state.paths.dbt_target_dir().join(name)) {
         Ok(bytes) => Response::builder()
             .content_type("application/json")
             .body(bytes),
-        Err(_) => crate::api::error::error_response(
-            StatusCode::NOT_FOUND,
-            code::NOT_FOUND,
-            &format!("{name} does not exist yet: sync a source or run dbt first"),
-            None,
-        ),
+        Err(_) => Error::not_found(format!(
+            "{name} does not exist yet: sync a source or run dbt first"
+        ))
+        .to_response(),
     }
 }
 
 #[handler]
-fn manifest_json(state: poem::web::Data<&Arc<crate::app::AppState>>) -> Response {
+fn manifest_json(state: poem::web::Data<&Arc<crate::state::AppState>>) -> Response {
     artifact(&state, "manifest.json")
 }
 
 #[handler]
-fn catalog_json(state: poem::web::Data<&Arc<crate::app::AppState>>) -> Response {
+fn catalog_json(state: poem::web::Data<&Arc<crate::state::AppState>>) -> Response {
     artifact(&state, "catalog.json")
 }
 
@@ -136,12 +137,7 @@ fn static_file(file: poem::web::Path<String>) -> Response {
             .content_type(*content_type)
             .header("Cache-Control", "public, max-age=3600")
             .body(*body),
-        None => crate::api::error::error_response(
-            StatusCode::NOT_FOUND,
-            code::NOT_FOUND,
-            &format!("No static file {}", file.as_str()),
-            None,
-        ),
+        None => Error::not_found(format!("No static file {}", file.as_str())).to_response(),
     }
 }
 

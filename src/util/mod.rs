@@ -1,6 +1,8 @@
 //! Small helpers shared by the app and the transform engine, so that the engine depends on
 //! nothing else of the app.
 
+pub mod glob;
+
 use std::path::Path;
 
 use sha2::{Digest, Sha256};

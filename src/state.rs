@@ -1,0 +1,162 @@
+//! What request handlers and background work share: the project's stores, the caches
+//! in front of them and the live configuration. Built by [`crate::app::App`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::{ProjectConfig, ProjectPaths};
+use crate::events::EventBus;
+use crate::jobs::queue::JobQueue;
+use crate::warehouse::Warehouse;
+
+/// `project.yml`, re-read when the file changes (checked at most every 2 s), so
+/// `dango auth disable` or an edited setting reaches a running server.
+pub struct ConfigHandle {
+    path: PathBuf,
+    current: RwLock<LoadedConfig>,
+}
+
+struct LoadedConfig {
+    config: Arc<ProjectConfig>,
+    modified: Option<SystemTime>,
+    checked: Instant,
+}
+
+const CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+impl ConfigHandle {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let config = ProjectConfig::load(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            current: RwLock::new(LoadedConfig {
+                config: Arc::new(config),
+                modified: modified_time(path),
+                checked: Instant::now(),
+            }),
+        })
+    }
+
+    pub fn get(&self) -> Arc<ProjectConfig> {
+        {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if current.checked.elapsed() < CONFIG_CHECK_INTERVAL {
+                return current.config.clone();
+            }
+        }
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        current.checked = Instant::now();
+        let modified = modified_time(&self.path);
+        if modified != current.modified {
+            current.modified = modified;
+            match ProjectConfig::load(&self.path) {
+                Ok(config) => current.config = Arc::new(config),
+                Err(err) => tracing::warn!("keeping the previous configuration: {err}"),
+            }
+        }
+        current.config.clone()
+    }
+}
+
+fn modified_time(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Everything request handlers and background work share.
+pub struct AppState {
+    pub paths: ProjectPaths,
+    config: ConfigHandle,
+    pub db: DatabaseConnection,
+    pub warehouse: Arc<Warehouse>,
+    pub rate_limiter: RateLimiter,
+    pub http: reqwest::Client,
+    pub events: EventBus,
+    pub jobs: JobQueue,
+    pub watcher: crate::watcher::FileWatcher,
+    /// What source statuses derive from, rebuilt when it changes.
+    source_facts: crate::sources::facts::FactsCache,
+    /// Sessions and API keys validated moments ago.
+    pub credentials: crate::auth::credentials::CredentialCache,
+    /// Unfinished runs, reloaded after each write to them.
+    active_runs: crate::jobs::runs::ActiveRunsCache,
+    /// Proxies that forward requests without being trusted (reported by health).
+    pub untrusted_forwarders: crate::client_address::UntrustedForwarders,
+    /// SHA-256 of the token the CLI uses, once the server listens.
+    pub cli_token_hash: RwLock<Option<String>>,
+    pub started_at: Instant,
+}
+
+impl AppState {
+    pub fn new(
+        paths: ProjectPaths,
+        config: ConfigHandle,
+        db: DatabaseConnection,
+        warehouse: Arc<Warehouse>,
+        jobs: JobQueue,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            paths,
+            config,
+            db,
+            warehouse,
+            rate_limiter: RateLimiter::default(),
+            http,
+            events: EventBus::default(),
+            jobs,
+            watcher: Default::default(),
+            source_facts: Default::default(),
+            active_runs: Default::default(),
+            credentials: Default::default(),
+            untrusted_forwarders: Default::default(),
+            cli_token_hash: RwLock::new(None),
+            started_at: Instant::now(),
+        }
+    }
+
+    /// What starting a run needs (`jobs::start`).
+    pub fn run_deps(&self) -> crate::jobs::RunDeps<'_> {
+        crate::jobs::RunDeps {
+            db: &self.db,
+            queue: &self.jobs,
+            paths: &self.paths,
+        }
+    }
+
+    pub fn config(&self) -> Arc<ProjectConfig> {
+        self.config.get()
+    }
+
+    /// Records a source's sync in the history (and lets source statuses show it).
+    pub async fn record_history(
+        &self,
+        entry: crate::sources::history::Entry<'_>,
+    ) -> crate::Result<dango_entity::sync_history::Model> {
+        let recorded = crate::sources::history::record(&self.db, entry).await;
+        self.source_facts.history_recorded();
+        recorded
+    }
+
+    /// Sources, their raw tables and recent syncs, as of now (cached until one changes).
+    pub async fn source_facts(&self) -> crate::Result<Arc<crate::sources::facts::Facts>> {
+        self.source_facts
+            .get(&self.paths, &self.db, &self.warehouse)
+            .await
+    }
+
+    /// The sync in progress of each source that has one (source → run id).
+    pub async fn active_syncs(&self) -> crate::Result<crate::sources::ActiveSyncs> {
+        Ok(crate::jobs::runs::syncs_by_source(
+            &self.active_runs().await?,
+        ))
+    }
+
+    /// Unfinished runs, oldest first (cached until a run is written).
+    pub async fn active_runs(&self) -> crate::Result<Arc<Vec<dango_entity::job_runs::Model>>> {
+        self.active_runs.get(&self.db).await
+    }
+}
