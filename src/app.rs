@@ -14,7 +14,7 @@ use poem::middleware::{CatchPanic, CookieJarManager};
 use poem::{Endpoint, EndpointExt, Route, Server};
 
 use crate::config::ProjectPaths;
-use crate::jobs::queue::JobQueue;
+use crate::runs::queue::JobQueue;
 use crate::state::{AppState, ConfigHandle};
 use crate::warehouse::Warehouse;
 use crate::{api, db, web};
@@ -64,7 +64,7 @@ impl App {
         let jobs = JobQueue::open(&paths.jobs_db())
             .await
             .context("opening the job queue")?;
-        for run in crate::jobs::runs::fail_interrupted(&db).await? {
+        for run in crate::runs::fail_interrupted(&db).await? {
             tracing::warn!(
                 "run {} ({}) was interrupted by a restart and is marked failed",
                 run.id,
@@ -144,7 +144,7 @@ impl App {
             Err(err) => tracing::warn!("the CLI will not reach this server: {err}"),
         }
         spawn_housekeeping(state.clone());
-        state.jobs.spawn_worker(state.clone());
+        crate::jobs::spawn_worker(&state);
         crate::watcher::start(state.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {

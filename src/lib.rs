@@ -16,6 +16,7 @@ pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod project;
+pub mod runs;
 pub mod sources;
 pub mod state;
 pub mod transform;

@@ -2,15 +2,16 @@
 //! in front of them and the live configuration. Built by [`crate::app::App`].
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::rate_limit::RateLimiter;
 use crate::config::{ProjectConfig, ProjectPaths};
 use crate::events::EventBus;
-use crate::jobs::queue::JobQueue;
+use crate::runs::queue::JobQueue;
 use crate::warehouse::Warehouse;
 
 /// `project.yml`, re-read when the file changes (checked at most every 2 s), so
@@ -76,13 +77,13 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub events: EventBus,
     pub jobs: JobQueue,
-    pub watcher: crate::watcher::FileWatcher,
+    pub watcher: FileWatcher,
     /// What source statuses derive from, rebuilt when it changes.
     source_facts: crate::sources::facts::FactsCache,
     /// Sessions and API keys validated moments ago.
     pub credentials: crate::auth::credentials::CredentialCache,
     /// Unfinished runs, reloaded after each write to them.
-    active_runs: crate::jobs::runs::ActiveRunsCache,
+    active_runs: crate::runs::ActiveRunsCache,
     /// Proxies that forward requests without being trusted (reported by health).
     pub untrusted_forwarders: crate::client_address::UntrustedForwarders,
     /// SHA-256 of the token the CLI uses, once the server listens.
@@ -118,15 +119,6 @@ impl AppState {
         }
     }
 
-    /// What starting a run needs (`jobs::start`).
-    pub fn run_deps(&self) -> crate::jobs::RunDeps<'_> {
-        crate::jobs::RunDeps {
-            db: &self.db,
-            queue: &self.jobs,
-            paths: &self.paths,
-        }
-    }
-
     pub fn config(&self) -> Arc<ProjectConfig> {
         self.config.get()
     }
@@ -150,13 +142,39 @@ impl AppState {
 
     /// The sync in progress of each source that has one (source → run id).
     pub async fn active_syncs(&self) -> crate::Result<crate::sources::ActiveSyncs> {
-        Ok(crate::jobs::runs::syncs_by_source(
-            &self.active_runs().await?,
-        ))
+        Ok(crate::runs::syncs_by_source(&self.active_runs().await?))
     }
 
     /// Unfinished runs, oldest first (cached until a run is written).
     pub async fn active_runs(&self) -> crate::Result<Arc<Vec<dango_entity::job_runs::Model>>> {
         self.active_runs.get(&self.db).await
+    }
+}
+
+/// What `GET /api/watcher/status` reports.
+#[derive(Clone, Debug, Default)]
+pub struct WatcherState {
+    pub running: bool,
+    pub directories: Vec<String>,
+    pub pending_files: Vec<String>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_run_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The file watcher's live state (`watcher.rs` keeps it current).
+#[derive(Default)]
+pub struct FileWatcher {
+    state: Mutex<WatcherState>,
+}
+
+impl FileWatcher {
+    pub fn snapshot(&self) -> WatcherState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn update(&self, change: impl FnOnce(&mut WatcherState)) {
+        change(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }

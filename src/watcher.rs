@@ -5,45 +5,19 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use notify_debouncer_full::notify::event::ModifyKind;
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
-use crate::jobs::{self, Requester, RunRequest, SyncRequest, runs::Trigger};
+use crate::jobs::{self, Requester, RunRequest, SyncRequest};
+use crate::runs::Trigger;
 use crate::state::AppState;
 use crate::util::glob;
-
-/// What `GET /api/watcher/status` reports.
-#[derive(Clone, Debug, Default)]
-pub struct WatcherState {
-    pub running: bool,
-    pub directories: Vec<String>,
-    pub pending_files: Vec<String>,
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub last_sync_at: Option<DateTime<Utc>>,
-    pub last_run_id: Option<String>,
-    pub error: Option<String>,
-}
-
-#[derive(Default)]
-pub struct FileWatcher {
-    state: Mutex<WatcherState>,
-}
-
-impl FileWatcher {
-    pub fn snapshot(&self) -> WatcherState {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn update(&self, change: impl FnOnce(&mut WatcherState)) {
-        change(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-}
 
 fn is_hidden(path: &Path, root: &Path) -> bool {
     path.strip_prefix(root)
@@ -233,7 +207,7 @@ async fn trigger(state: &Arc<AppState>, changed: &BTreeSet<PathBuf>) -> bool {
         ..Default::default()
     });
     let requester = Requester::system(Trigger::Watcher, None);
-    match jobs::start(state.run_deps(), request, &requester).await {
+    match jobs::start(crate::jobs::RunDeps::of(state), request, &requester).await {
         Ok(run) => {
             state.watcher.update(|s| {
                 s.last_sync_at = Some(Utc::now());

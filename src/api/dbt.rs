@@ -58,7 +58,7 @@ async fn submit(
     spec: TransformSpec,
 ) -> Result<dango_entity::job_runs::Model> {
     jobs::start(
-        state.run_deps(),
+        crate::jobs::RunDeps::of(state),
         RunRequest::Transform(spec),
         &Requester::principal(principal),
     )

@@ -345,7 +345,7 @@ impl FilesApi {
         let mut run_id = None;
         if trigger_sync.0 {
             match jobs::start(
-                state.run_deps(),
+                crate::jobs::RunDeps::of(&state),
                 RunRequest::Sync(SyncRequest {
                     sources: vec![source.name.clone()],
                     ..Default::default()

@@ -24,7 +24,7 @@ use super::guard::{
 };
 use super::{Api, handler_errors::HANDLER_ERRORS};
 use crate::events;
-use crate::jobs::runs;
+use crate::runs;
 
 /// The document as pretty JSON with a final newline (`openapi/openapi.json`).
 pub fn spec_json(service: &OpenApiService<Api, ()>) -> String {

@@ -13,7 +13,8 @@ use super::server::RunningServer;
 use crate::App;
 use crate::config::ProjectPaths;
 use crate::events::{EventBody, SyncCompletedEvent, SyncFailedEvent};
-use crate::jobs::{self, runs};
+use crate::jobs;
+use crate::runs;
 use crate::warehouse::{self, OpenError};
 
 pub struct SyncArgs {
@@ -155,7 +156,7 @@ async fn in_process(
     let app = App::open(root).await?;
     let state = app.state().clone();
     let run = jobs::start::record(
-        state.run_deps(),
+        crate::jobs::RunDeps::of(&state),
         jobs::RunRequest::Sync(jobs::SyncRequest {
             sources: sources.to_vec(),
             full_refresh: args.full_refresh,

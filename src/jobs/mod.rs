@@ -2,17 +2,26 @@
 //! the apalis worker.
 
 mod dbt_cli;
-pub mod queue;
-pub mod runs;
 pub mod start;
 pub mod sync;
 pub mod transform;
 
 use std::sync::Arc;
 
+use crate::runs::{self, RunKind, RunStatus};
 use crate::state::AppState;
-use runs::{RunKind, RunStatus};
 pub use start::{Requester, RunDeps, RunRequest, SyncRequest, start};
+
+/// Starts the worker that executes this process's queued runs.
+pub fn spawn_worker(state: &Arc<AppState>) {
+    let shared = state.clone();
+    state
+        .jobs
+        .spawn_worker(crate::runs::queue::Executor::new(move |run_id: String| {
+            let state = shared.clone();
+            Box::pin(async move { execute(&state, &run_id).await })
+        }));
+}
 
 /// Executes a queued run to its terminal state. Never panics the worker: every failure
 /// ends in the run's record.

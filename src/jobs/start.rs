@@ -8,13 +8,13 @@ use dango_entity::job_runs;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-use super::queue::JobQueue;
-use super::runs::{self, NewRun, RunKind, RunOptions, Trigger};
 use super::transform::TransformSpec;
 use crate::auth::Principal;
 use crate::auth::audit::{self, AuditEvent};
 use crate::config::ProjectPaths;
 use crate::error::code;
+use crate::runs::queue::JobQueue;
+use crate::runs::{self, NewRun, RunKind, RunOptions, Trigger};
 use crate::{Error, Result};
 
 /// What starting a run needs, and nothing more.
@@ -23,6 +23,17 @@ pub struct RunDeps<'a> {
     pub db: &'a DatabaseConnection,
     pub queue: &'a JobQueue,
     pub paths: &'a ProjectPaths,
+}
+
+impl<'a> RunDeps<'a> {
+    /// The server's.
+    pub fn of(state: &'a crate::state::AppState) -> Self {
+        Self {
+            db: &state.db,
+            queue: &state.jobs,
+            paths: &state.paths,
+        }
+    }
 }
 
 /// What to run.

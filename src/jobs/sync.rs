@@ -6,7 +6,6 @@ use chrono::Utc;
 use dango_entity::{job_runs, schema_drift_events};
 use sea_orm::{ActiveModelTrait, Set};
 
-use super::runs;
 use super::transform::{self, TransformSpec};
 use crate::Error;
 use crate::activity::{self, Level};
@@ -17,6 +16,7 @@ use crate::events::{
     SyncStartedEvent,
 };
 use crate::ingest::{self, SourceOutcome, SyncOptions, files::DriftChange};
+use crate::runs;
 use crate::sources::history;
 use crate::state::AppState;
 use crate::transform::staging;

@@ -9,7 +9,6 @@ use dango_entity::job_runs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::runs;
 use crate::Error;
 use crate::activity::{self, Level};
 use crate::error::code;
@@ -17,6 +16,7 @@ use crate::events::{
     DbtRunCompletedEvent, DbtRunFailedEvent, DbtRunSkippedEvent, DbtRunStartedEvent,
     DbtTestFailedEvent, Event,
 };
+use crate::runs;
 use crate::state::AppState;
 use crate::transform::nodes::node_name;
 use crate::transform::runner::{Command, NodeResult, Progress, Request, RunReport, Status};

@@ -11,7 +11,7 @@ use super::jinja::DBT_VERSION;
 use super::manifest::Manifest;
 use super::materialize::{RelationShape, all_relations};
 use super::nodes::{ColumnInfo, Node, ResourceType, SourceTable};
-use super::runner::{NodeResult, RunReport, Status};
+use super::results::{NodeResult, RunReport, Status};
 
 fn timestamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()

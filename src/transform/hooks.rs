@@ -10,7 +10,7 @@ use super::TransformError;
 use super::jinja::{Mode, Resolver};
 use super::manifest::Manifest;
 use super::nodes::Node;
-use super::runner::{NodeResult, Status};
+use super::results::{NodeResult, Status};
 
 /// Runs the project's `on-run-start` or `on-run-end` statements, one result each
 /// (`operation.<project>.<project>-on-run-end-0`, as dbt names them).
@@ -97,7 +97,7 @@ pub(super) fn run_node_hooks(
         })?;
         if !sql.trim().is_empty() {
             conn.execute_batch(&sql).map_err(|e| {
-                super::runner::database_error(node, format!("in {}: {e}", key.replace('_', "-")))
+                super::TransformError::in_node(node, format!("in {}: {e}", key.replace('_', "-")))
             })?;
         }
     }

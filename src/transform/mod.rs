@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod materialize;
 pub mod nodes;
 pub mod project;
+pub mod results;
 mod returns;
 pub mod runner;
 pub mod seeds;
@@ -48,6 +49,15 @@ pub enum TransformError {
 }
 
 impl TransformError {
+    /// The warehouse refused what a node ran.
+    pub fn in_node(node: &nodes::Node, message: String) -> Self {
+        TransformError::Database {
+            node: format!("{} {}", node.resource_type.as_str(), node.name),
+            file: node.original_file_path.clone(),
+            message,
+        }
+    }
+
     pub fn io(path: &Path, err: std::io::Error) -> Self {
         TransformError::Io(format!("{}: {err}", path.display()))
     }

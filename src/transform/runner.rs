@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::compile::compile;
 use super::graph::{self, Graph};
@@ -14,38 +14,8 @@ use super::jinja::Resolver;
 use super::manifest::Manifest;
 use super::materialize::{self, TestOutcome};
 use super::nodes::{Node, ResourceType};
+pub use super::results::{Command, NodeResult, RunReport, Status};
 use super::{TransformError, seeds, snapshots};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    Build,
-    Run,
-    Seed,
-    Snapshot,
-    Test,
-}
-
-impl Command {
-    fn runs(self, kind: ResourceType) -> bool {
-        match self {
-            Command::Build => kind != ResourceType::Analysis,
-            Command::Run => kind == ResourceType::Model,
-            Command::Seed => kind == ResourceType::Seed,
-            Command::Snapshot => kind == ResourceType::Snapshot,
-            Command::Test => kind == ResourceType::Test,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Command::Build => "build",
-            Command::Run => "run",
-            Command::Seed => "seed",
-            Command::Snapshot => "snapshot",
-            Command::Test => "test",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -54,71 +24,6 @@ pub struct Request {
     pub exclude: Vec<String>,
     pub full_refresh: bool,
     pub threads: Option<usize>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Success,
-    Error,
-    Skipped,
-    Pass,
-    Fail,
-    Warn,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::Error => "error",
-            Status::Skipped => "skipped",
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Warn => "warn",
-        }
-    }
-
-    /// Whether this outcome stops the nodes downstream.
-    fn blocks(self) -> bool {
-        matches!(self, Status::Error | Status::Fail | Status::Skipped)
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct NodeResult {
-    pub unique_id: String,
-    pub status: Status,
-    pub message: Option<String>,
-    pub failures: Option<u64>,
-    pub rows_affected: Option<i64>,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: DateTime<Utc>,
-    pub execution_time: f64,
-    pub compiled_code: Option<String>,
-    pub relation_name: Option<String>,
-    pub thread_id: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct RunReport {
-    pub invocation_id: String,
-    pub command: Command,
-    pub generated_at: DateTime<Utc>,
-    pub elapsed_time: f64,
-    pub results: Vec<NodeResult>,
-    pub args: serde_json::Value,
-}
-
-impl RunReport {
-    pub fn has_errors(&self) -> bool {
-        self.results
-            .iter()
-            .any(|r| matches!(r.status, Status::Error | Status::Fail))
-    }
-
-    pub fn count(&self, status: Status) -> usize {
-        self.results.iter().filter(|r| r.status == status).count()
-    }
 }
 
 /// What the runner reports while it works.
@@ -450,14 +355,6 @@ fn execute_node(
     result
 }
 
-pub(super) fn database_error(node: &Node, message: String) -> TransformError {
-    TransformError::Database {
-        node: format!("{} {}", node.resource_type.as_str(), node.name),
-        file: node.original_file_path.clone(),
-        message,
-    }
-}
-
 fn run_node(
     manifest: &Manifest,
     resolver: &Arc<Resolver>,
@@ -471,7 +368,7 @@ fn run_node(
         ResourceType::Seed => {
             super::hooks::run_node_hooks(manifest, resolver, node, "pre_hook", conn)?;
             let (rows, created) = seeds::load(manifest, node, conn, full_refresh)
-                .map_err(|m| database_error(node, m))?;
+                .map_err(|m| TransformError::in_node(node, m))?;
             super::hooks::run_node_hooks(manifest, resolver, node, "post_hook", conn)?;
             result.rows_affected = Some(rows);
             result.message = Some(format!(
@@ -485,7 +382,7 @@ fn run_node(
             result.compiled_code = Some(compiled.sql.clone());
             super::hooks::run_node_hooks(manifest, resolver, node, "pre_hook", conn)?;
             let rows = snapshots::run_snapshot(conn, node, &compiled.sql)
-                .map_err(|m| database_error(node, m))?;
+                .map_err(|m| TransformError::in_node(node, m))?;
             super::hooks::run_node_hooks(manifest, resolver, node, "post_hook", conn)?;
             result.rows_affected = Some(rows);
             result.message = Some("OK".into());
@@ -499,7 +396,7 @@ fn run_node(
                 should_warn,
                 should_error,
             } = materialize::test(conn, node, &compiled.sql)
-                .map_err(|m| database_error(node, m))?;
+                .map_err(|m| TransformError::in_node(node, m))?;
             let severity = node
                 .config
                 .str("severity")
@@ -539,7 +436,7 @@ fn run_node(
             let materialized = node.config.materialized();
             let incremental = materialized == "incremental"
                 && materialize::is_incremental_run(conn, node, full_refresh)
-                    .map_err(|m| database_error(node, m))?;
+                    .map_err(|m| TransformError::in_node(node, m))?;
             let compiled = compile(manifest, resolver, node, incremental, clone())?;
             write_compiled(manifest, node, &compiled.sql);
             result.compiled_code = Some(compiled.sql.clone());
@@ -550,7 +447,7 @@ fn run_node(
                 "incremental" => materialize::incremental(conn, node, &compiled.sql, incremental),
                 other => Err(format!("materialization '{other}' is not supported (use view, table, incremental or ephemeral)")),
             }
-            .map_err(|m| database_error(node, m))?;
+            .map_err(|m| TransformError::in_node(node, m))?;
             super::hooks::run_node_hooks(manifest, resolver, node, "post_hook", conn)?;
             result.rows_affected = (rows >= 0).then_some(rows);
             result.message = Some(match materialized.as_str() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::runner::RunReport;
+use super::results::RunReport;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ModelStatus {
@@ -47,7 +47,7 @@ pub fn record(dango_dir: &Path, report: &RunReport) {
             .get(&result.unique_id)
             .and_then(|s| s.last_run.clone());
         let last_run = match result.status {
-            super::runner::Status::Skipped => previous_run,
+            super::results::Status::Skipped => previous_run,
             _ => Some(result.started_at.to_rfc3339()),
         };
         statuses.insert(

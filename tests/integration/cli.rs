@@ -375,9 +375,7 @@ fn cli_sync_runs_in_process_or_through_the_running_server() {
     // every run the CLI started, in this process or through the server, is recorded as `cli`
     runtime.block_on(async {
         let app = dango::App::open(project).await.unwrap();
-        let runs = dango::jobs::runs::recent(&app.state().db, 20)
-            .await
-            .unwrap();
+        let runs = dango::runs::recent(&app.state().db, 20).await.unwrap();
         let by_cli: Vec<(&str, &str)> = runs
             .iter()
             .filter(|r| r.trigger != "watcher")

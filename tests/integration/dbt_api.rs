@@ -416,7 +416,7 @@ async fn concurrent_requests_start_one_transform_and_one_sync_per_source() {
         }
     }
     // a second accepted run of a kind (if the first ended in between) never overlapped it
-    let runs = dango::jobs::runs::recent(app.db(), 50).await.unwrap();
+    let runs = dango::runs::recent(app.db(), 50).await.unwrap();
     for kind in ["sync", "transform"] {
         let mut of_kind: Vec<_> = runs.iter().filter(|r| r.kind == kind).collect();
         of_kind.sort_by_key(|r| r.created_at);

@@ -39,10 +39,10 @@ async fn a_burst_of_writes_triggers_one_sync() {
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let run = loop {
-        let runs = dango::jobs::runs::recent(app.db(), 10).await.unwrap();
+        let runs = dango::runs::recent(app.db(), 10).await.unwrap();
         let finished: Vec<_> = runs
             .iter()
-            .filter(|r| r.trigger == "watcher" && dango::jobs::runs::is_terminal(&r.status))
+            .filter(|r| r.trigger == "watcher" && dango::runs::is_terminal(&r.status))
             .collect();
         if let Some(run) = finished.first() {
             break (*run).clone();
@@ -58,7 +58,7 @@ async fn a_burst_of_writes_triggers_one_sync() {
     assert_eq!(app.count("raw_drops.drops").await, 5);
     // quiet afterwards: still exactly one watcher run
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    let runs = dango::jobs::runs::recent(app.db(), 10).await.unwrap();
+    let runs = dango::runs::recent(app.db(), 10).await.unwrap();
     assert_eq!(
         runs.iter().filter(|r| r.trigger == "watcher").count(),
         1,

@@ -1,5 +1,8 @@
 //! `job_runs`: one row per sync or transform run, moving queued → running → exactly one
-//! terminal state (success, failed, cancelled), whatever happens to the process.
+//! terminal state (success, failed, cancelled), whatever happens to the process; and the
+//! queue that hands recorded runs to a worker ([`queue`]). Executing a run is `jobs`'s.
+
+pub mod queue;
 
 use std::collections::HashMap;
 use std::sync::Arc;

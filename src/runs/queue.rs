@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_sqlite::{Config, SqliteConnectOptions, SqlitePool, SqliteStorage};
+use futures::future::BoxFuture;
 use futures::task::AtomicWaker;
 use serde::{Deserialize, Serialize};
-
-use crate::state::AppState;
 
 pub const QUEUE_NAME: &str = "dango-runs";
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -98,8 +97,9 @@ impl JobQueue {
         Ok(())
     }
 
-    /// Runs the worker until the process ends, restarting it if it ever stops.
-    pub fn spawn_worker(&self, state: Arc<AppState>) {
+    /// Runs the worker until the process ends, restarting it if it ever stops; it hands
+    /// each run's id to `execute`.
+    pub fn spawn_worker(&self, execute: Executor) {
         let storage = self.storage.clone();
         let wakeup = self.wakeup.clone();
         tokio::spawn(async move {
@@ -118,7 +118,7 @@ impl JobQueue {
                 });
                 let worker = WorkerBuilder::new(name.as_str())
                     .backend(backend)
-                    .data(state.clone())
+                    .data(execute.clone())
                     .concurrency(CONCURRENT_RUNS)
                     .build(handle_run);
                 match worker.run().await {
@@ -131,7 +131,23 @@ impl JobQueue {
     }
 }
 
-async fn handle_run(message: RunMessage, state: Data<Arc<AppState>>) -> Result<(), BoxDynError> {
-    super::execute(&state, &message.run_id).await;
+/// Takes a run from queued to its terminal state (`jobs::execute`); never fails.
+#[derive(Clone)]
+pub struct Executor(Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>);
+
+impl Executor {
+    pub fn new(execute: impl Fn(String) -> BoxFuture<'static, ()> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(execute))
+    }
+
+    fn run(&self, run_id: String) -> BoxFuture<'static, ()> {
+        (self.0)(run_id)
+    }
+}
+
+async fn handle_run(message: RunMessage, execute: Data<Executor>) -> Result<(), BoxDynError> {
+    // Made before it is awaited, so the future borrows nothing of the worker's data.
+    let run = execute.run(message.run_id);
+    run.await;
     Ok(())
 }
