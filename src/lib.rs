@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod file_sources;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
