@@ -80,6 +80,8 @@ pub struct AppState {
     pub watcher: FileWatcher,
     /// What source statuses derive from, rebuilt when it changes.
     source_facts: crate::sources::facts::FactsCache,
+    /// dbt's artifacts as last parsed.
+    artifacts: crate::transform::artifact_model::ArtifactsCache,
     /// Sessions and API keys validated moments ago.
     pub credentials: crate::auth::credentials::CredentialCache,
     /// Unfinished runs, reloaded after each write to them.
@@ -113,6 +115,7 @@ impl AppState {
             source_facts: Default::default(),
             active_runs: Default::default(),
             credentials: Default::default(),
+            artifacts: Default::default(),
             untrusted_forwarders: Default::default(),
             cli_token_hash: RwLock::new(None),
             started_at: Instant::now(),
@@ -138,6 +141,11 @@ impl AppState {
         self.source_facts
             .get(&self.paths, &self.db, &self.warehouse)
             .await
+    }
+
+    /// The last run's `manifest.json` and `run_results.json` (parsed once per change).
+    pub fn dbt_artifacts(&self) -> Option<Arc<crate::transform::artifact_model::Artifacts>> {
+        self.artifacts.get(&self.paths.dbt_target_dir())
     }
 
     /// The sync in progress of each source that has one (source → run id).

@@ -8,7 +8,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 
 use super::ApiTag;
-use crate::catalog::{self, Artifacts, CatalogModels, Impact, Lineage, ModelDetail};
+use crate::catalog::{self, CatalogModels, Impact, Lineage, ModelDetail};
 use crate::error::code;
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -78,7 +78,8 @@ impl CatalogApi {
         operation_id = "catalog_lineage"
     )]
     async fn lineage(&self, state: Data<&Arc<AppState>>) -> Result<Json<Lineage>> {
-        Ok(Json(catalog::lineage(&Artifacts::require(&state)?)))
+        let artifacts = catalog::require(&state)?;
+        Ok(Json(catalog::lineage(&artifacts)))
     }
 
     /// Everything downstream of a model or source
@@ -100,9 +101,7 @@ impl CatalogApi {
         model_name: Path<String>,
     ) -> Result<Json<Impact>> {
         check_name(&model_name)?;
-        Ok(Json(catalog::impact(
-            &Artifacts::require(&state)?,
-            &model_name,
-        )?))
+        let artifacts = catalog::require(&state)?;
+        Ok(Json(catalog::impact(&artifacts, &model_name)?))
     }
 }

@@ -113,7 +113,9 @@ impl DbtApi {
             );
         }
         // The manifest alone says which models exist (no row counts needed).
-        let known = catalog::Artifacts::load(&state).is_some_and(|a| a.has_model(&model_name));
+        let known = state
+            .dbt_artifacts()
+            .is_some_and(|a| catalog::has_model(&a, &model_name));
         if !known {
             return Err(Error::not_found(format!(
                 "Model '{}' not found",

@@ -5,94 +5,87 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use poem_openapi::Object;
-use serde_json::Value;
 
 use crate::Error;
 use crate::state::AppState;
+use crate::transform::artifact_model::{Artifacts, Node};
 use crate::transform::status::{self, ModelStatus};
 
-/// `dbt/target/manifest.json` and `run_results.json`, as written by the last run.
-pub struct Artifacts {
-    pub manifest: Value,
-    pub run_results: Value,
+/// The last run's artifacts, or 404 when nothing has been built yet.
+pub fn require(state: &AppState) -> crate::Result<Arc<Artifacts>> {
+    state.dbt_artifacts().ok_or_else(|| {
+        Error::not_found("No dbt manifest found. Run dbt first to generate lineage data.")
+    })
 }
 
-impl Artifacts {
-    pub fn load(state: &AppState) -> Option<Artifacts> {
-        let target = state.paths.dbt_target_dir();
-        let manifest =
-            serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).ok()?)
-                .ok()?;
-        let run_results = std::fs::read_to_string(target.join("run_results.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
-        Some(Artifacts {
-            manifest,
-            run_results,
-        })
-    }
+/// Whether the project has a model named `name`.
+pub fn has_model(artifacts: &Artifacts, name: &str) -> bool {
+    of_type(artifacts, "model").any(|(_, node)| node.name == name)
+}
 
-    pub fn require(state: &AppState) -> crate::Result<Artifacts> {
-        Self::load(state).ok_or_else(|| {
-            Error::not_found("No dbt manifest found. Run dbt first to generate lineage data.")
-        })
-    }
+fn nodes(artifacts: &Artifacts) -> impl Iterator<Item = (&String, &Node)> {
+    artifacts.manifest.nodes.iter()
+}
 
-    /// Whether the project has a model named `name`.
-    pub fn has_model(&self, name: &str) -> bool {
-        self.of_type("model").any(|(_, node)| node["name"] == name)
-    }
+fn sources(artifacts: &Artifacts) -> impl Iterator<Item = (&String, &Node)> {
+    artifacts.manifest.sources.iter()
+}
 
-    fn nodes(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.manifest["nodes"].as_object().into_iter().flatten()
-    }
+fn of_type<'a>(
+    artifacts: &'a Artifacts,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Node)> + 'a {
+    nodes(artifacts).filter(move |(_, n)| n.resource_type == kind)
+}
 
-    fn sources(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.manifest["sources"].as_object().into_iter().flatten()
-    }
+/// What depends on `id`, tests left out.
+fn children(artifacts: &Artifacts, id: &str) -> Vec<String> {
+    artifacts
+        .manifest
+        .child_map
+        .get(id)
+        .into_iter()
+        .flatten()
+        .filter(|c| !c.starts_with("test."))
+        .cloned()
+        .collect()
+}
 
-    fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
-        self.nodes()
-            .filter(move |(_, n)| n["resource_type"] == kind)
-    }
-
-    /// Tests attached to each node id, with their last status.
-    fn tests_by_node(&self) -> HashMap<String, Vec<TestInfo>> {
-        let statuses: HashMap<String, String> = self.run_results["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                let status = match r["status"].as_str()? {
-                    "success" => "pass",
-                    other => other,
-                };
-                Some((r["unique_id"].as_str()?.to_string(), status.to_string()))
-            })
-            .collect();
-        let mut map: HashMap<String, Vec<TestInfo>> = HashMap::new();
-        for (id, test) in self.of_type("test") {
-            let info = TestInfo {
-                unique_id: id.clone(),
-                name: test["name"].as_str().unwrap_or_default().to_string(),
-                test_type: test["test_metadata"]["name"].as_str().map(str::to_string),
-                column_name: test["column_name"].as_str().map(str::to_string),
-                status: statuses.get(id).cloned(),
+/// Tests attached to each node id, with their last status.
+fn tests_by_node(artifacts: &Artifacts) -> HashMap<String, Vec<TestInfo>> {
+    let statuses: HashMap<&str, &str> = artifacts
+        .run_results
+        .results
+        .iter()
+        .map(|r| {
+            let status = match r.status.as_str() {
+                "success" => "pass",
+                other => other,
             };
-            for parent in test["depends_on"]["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                map.entry(parent.to_string())
-                    .or_default()
-                    .push(info.clone());
-            }
+            (r.unique_id.as_str(), status)
+        })
+        .collect();
+    let mut map: HashMap<String, Vec<TestInfo>> = HashMap::new();
+    for (id, test) in of_type(artifacts, "test") {
+        let info = TestInfo {
+            unique_id: id.clone(),
+            name: test.name.clone(),
+            test_type: test.test_metadata.as_ref().map(|m| m.name.clone()),
+            column_name: test.column_name.clone(),
+            status: statuses.get(id.as_str()).map(|s| s.to_string()),
+        };
+        for parent in &test.depends_on.nodes {
+            map.entry(parent.clone()).or_default().push(info.clone());
         }
-        map
     }
+    map
+}
+
+fn materialization(node: &Node) -> String {
+    node.config
+        .materialized
+        .clone()
+        .unwrap_or_else(|| "view".into())
 }
 
 #[derive(Object, Clone, Debug)]
@@ -128,15 +121,6 @@ pub struct DbtModelList {
     pub models: Vec<DbtModel>,
 }
 
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
-
 /// Estimated row counts of every table (`duckdb_tables().estimated_size`).
 async fn row_counts(state: &Arc<AppState>) -> HashMap<(String, String), i64> {
     state
@@ -155,40 +139,29 @@ async fn row_counts(state: &Arc<AppState>) -> HashMap<(String, String), i64> {
 }
 
 pub async fn dbt_models(state: &Arc<AppState>) -> DbtModelList {
-    let Some(artifacts) = Artifacts::load(state) else {
+    let Some(artifacts) = state.dbt_artifacts() else {
         return DbtModelList { models: vec![] };
     };
     let counts = row_counts(state).await;
     let statuses: BTreeMap<String, ModelStatus> = status::load(&state.paths.dango_dir());
-    let mut models: Vec<DbtModel> = artifacts
-        .of_type("model")
+    let mut models: Vec<DbtModel> = of_type(&artifacts, "model")
         .map(|(id, node)| {
-            let schema = node["schema"].as_str().unwrap_or_default().to_string();
-            let alias = node["alias"]
-                .as_str()
-                .or(node["name"].as_str())
-                .unwrap_or_default()
-                .to_string();
             let status = statuses.get(id);
             DbtModel {
-                name: node["name"].as_str().unwrap_or_default().to_string(),
+                name: node.name.clone(),
                 unique_id: id.clone(),
-                path: node["original_file_path"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                materialization: node["config"]["materialized"]
-                    .as_str()
-                    .unwrap_or("view")
-                    .to_string(),
-                database: node["database"].as_str().unwrap_or_default().to_string(),
-                depends_on: strings(&node["depends_on"]["nodes"]),
-                description: node["description"].as_str().unwrap_or_default().to_string(),
-                tags: strings(&node["tags"]),
-                row_count: counts.get(&(schema.clone(), alias)).copied(),
+                path: node.original_file_path.clone(),
+                materialization: materialization(node),
+                database: node.database.clone(),
+                depends_on: node.depends_on.nodes.clone(),
+                description: node.description.clone(),
+                tags: node.tags.clone(),
+                row_count: counts
+                    .get(&(node.schema.clone(), node.relation().to_string()))
+                    .copied(),
                 last_run: status.and_then(|s| s.last_run.clone()),
                 status: status.map(|s| s.status.clone()),
-                schema,
+                schema: node.schema.clone(),
             }
         })
         .collect();
@@ -261,28 +234,11 @@ fn test_counts(tests: Option<&Vec<TestInfo>>) -> (u64, u64, u64, u64) {
     )
 }
 
-fn documented(columns: &Value) -> (u64, u64) {
-    let columns = columns.as_object();
-    let total = columns.map(|c| c.len()).unwrap_or(0) as u64;
-    let documented = columns
-        .map(|c| {
-            c.values()
-                .filter(|col| {
-                    col["description"]
-                        .as_str()
-                        .is_some_and(|d| !d.trim().is_empty())
-                })
-                .count()
-        })
-        .unwrap_or(0) as u64;
-    (total, documented)
-}
-
 pub async fn catalog_models(state: &Arc<AppState>) -> CatalogModels {
     let configured_sources = crate::sources::load(&state.paths)
         .map(|f| f.sources.len() as u64)
         .unwrap_or(0);
-    let Some(artifacts) = Artifacts::load(state) else {
+    let Some(artifacts) = state.dbt_artifacts() else {
         return CatalogModels {
             models: vec![],
             sources: vec![],
@@ -295,61 +251,39 @@ pub async fn catalog_models(state: &Arc<AppState>) -> CatalogModels {
     };
     let counts = row_counts(state).await;
     let statuses = status::load(&state.paths.dango_dir());
-    let tests = artifacts.tests_by_node();
-    let entry = |id: &String, node: &Value, kind: String| {
+    let tests = tests_by_node(&artifacts);
+    let entry = |id: &String, node: &Node, kind: String| {
         let (test_count, tests_passing, tests_warning, tests_failing) = test_counts(tests.get(id));
-        let (columns_total, columns_documented) = documented(&node["columns"]);
-        let schema = node["schema"].as_str().unwrap_or_default().to_string();
-        let relation = node["alias"]
-            .as_str()
-            .or(node["identifier"].as_str())
-            .or(node["name"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let (columns_total, columns_documented) = node.documented_columns();
         CatalogEntry {
             unique_id: id.clone(),
-            name: node["name"].as_str().unwrap_or_default().to_string(),
+            name: node.name.clone(),
             materialization: match kind.as_str() {
                 "source" => None,
                 "seed" => Some("table".into()),
-                _ => Some(
-                    node["config"]["materialized"]
-                        .as_str()
-                        .unwrap_or("view")
-                        .to_string(),
-                ),
+                _ => Some(materialization(node)),
             },
             kind,
-            description: node["description"].as_str().unwrap_or_default().to_string(),
-            source_name: node["source_name"].as_str().map(str::to_string),
+            description: node.description.clone(),
+            source_name: node.source_name.clone(),
             test_count,
             tests_passing,
             tests_warning,
             tests_failing,
             columns_total,
             columns_documented,
-            tags: strings(&node["tags"]),
+            tags: node.tags.clone(),
             last_run: statuses.get(id).and_then(|s| s.last_run.clone()),
             status: statuses.get(id).map(|s| s.status.clone()),
-            row_count: counts.get(&(schema.clone(), relation)).copied(),
-            schema,
+            row_count: counts
+                .get(&(node.schema.clone(), node.relation().to_string()))
+                .copied(),
+            schema: node.schema.clone(),
         }
     };
-    let mut models: Vec<CatalogEntry> = artifacts
-        .of_type("model")
-        .map(|(id, node)| {
-            let kind = model_type(
-                node["schema"].as_str().unwrap_or_default(),
-                node["name"].as_str().unwrap_or_default(),
-            )
-            .to_string();
-            entry(id, node, kind)
-        })
-        .chain(
-            artifacts
-                .of_type("seed")
-                .map(|(id, node)| entry(id, node, "seed".into())),
-        )
+    let mut models: Vec<CatalogEntry> = of_type(&artifacts, "model")
+        .map(|(id, node)| entry(id, node, model_type(&node.schema, &node.name).to_string()))
+        .chain(of_type(&artifacts, "seed").map(|(id, node)| entry(id, node, "seed".into())))
         .collect();
     let order = |kind: &str| match kind {
         "staging" => 0,
@@ -358,8 +292,7 @@ pub async fn catalog_models(state: &Arc<AppState>) -> CatalogModels {
         _ => 3,
     };
     models.sort_by_key(|m| (order(&m.kind), m.name.to_lowercase()));
-    let mut sources: Vec<CatalogEntry> = artifacts
-        .sources()
+    let mut sources: Vec<CatalogEntry> = sources(&artifacts)
         .map(|(id, node)| entry(id, node, "source".into()))
         .collect();
     sources.sort_by_key(|s| s.name.to_lowercase());
@@ -410,38 +343,21 @@ pub struct ModelDetail {
 }
 
 pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<ModelDetail> {
-    let artifacts = Artifacts::load(state)
+    let artifacts = state
+        .dbt_artifacts()
         .ok_or_else(|| Error::not_found("No dbt manifest found. Run dbt first."))?;
-    let found = artifacts
-        .nodes()
+    let (id, node) = nodes(&artifacts)
         .find(|(_, n)| {
-            n["name"] == name
-                && (n["resource_type"] == "model"
-                    || n["resource_type"] == "seed"
-                    || n["resource_type"] == "snapshot")
+            n.name == name && matches!(n.resource_type.as_str(), "model" | "seed" | "snapshot")
         })
-        .or_else(|| artifacts.sources().find(|(_, n)| n["name"] == name))
-        .map(|(id, n)| (id.clone(), n.clone()))
+        .or_else(|| sources(&artifacts).find(|(_, n)| n.name == name))
         .ok_or_else(|| {
             Error::not_found(format!("Model or source '{name}' not found in manifest."))
         })?;
-    let (id, node) = found;
-    let tests = artifacts.tests_by_node().remove(&id).unwrap_or_default();
-    let children: Vec<String> = artifacts.manifest["child_map"][id.as_str()]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter(|c| !c.starts_with("test."))
-        .map(str::to_string)
-        .collect();
-    let schema = node["schema"].as_str().unwrap_or_default().to_string();
-    let relation = node["alias"]
-        .as_str()
-        .or(node["identifier"].as_str())
-        .or(node["name"].as_str())
-        .unwrap_or_default()
-        .to_string();
+    let tests = tests_by_node(&artifacts).remove(id).unwrap_or_default();
+    let children = children(&artifacts, id);
+    let schema = node.schema.clone();
+    let relation = node.relation().to_string();
     let (schema_q, relation_q) = (schema.clone(), relation.clone());
     let live = state
         .warehouse
@@ -468,7 +384,7 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
         })
         .await?;
     let (live_columns, nullable, row_count) = live;
-    let documented = node["columns"].as_object().cloned().unwrap_or_default();
+    let documented = &node.columns;
     let column_tests = |column: &str| -> Vec<TestInfo> {
         tests
             .iter()
@@ -481,12 +397,9 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
             .iter()
             .map(|(name, c)| ColumnDetail {
                 name: name.clone(),
-                data_type: c["data_type"].as_str().map(str::to_string),
+                data_type: c.data_type.clone(),
                 nullable: None,
-                description: c["description"]
-                    .as_str()
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
+                description: Some(c.description.clone()).filter(|d| !d.is_empty()),
                 tests: column_tests(name),
             })
             .collect()
@@ -499,15 +412,14 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
                 nullable: nullable.get(name).copied(),
                 description: documented
                     .get(name)
-                    .and_then(|c| c["description"].as_str())
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
+                    .map(|c| c.description.clone())
+                    .filter(|d| !d.is_empty()),
                 tests: column_tests(name),
             })
             .collect()
     };
-    let status = status::load(&state.paths.dango_dir()).remove(&id);
-    let resource = node["resource_type"].as_str().unwrap_or_default();
+    let status = status::load(&state.paths.dango_dir()).remove(id);
+    let resource = node.resource_type.as_str();
     Ok(ModelDetail {
         kind: match resource {
             "source" => "source".to_string(),
@@ -517,26 +429,21 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
         },
         unique_id: id.clone(),
         name: name.to_string(),
-        database: node["database"].as_str().unwrap_or_default().to_string(),
-        description: node["description"].as_str().unwrap_or_default().to_string(),
-        tags: strings(&node["tags"]),
-        materialization: (resource != "source").then(|| {
-            node["config"]["materialized"]
-                .as_str()
-                .unwrap_or("view")
-                .to_string()
-        }),
-        source_name: node["source_name"].as_str().map(str::to_string),
+        database: node.database.clone(),
+        description: node.description.clone(),
+        tags: node.tags.clone(),
+        materialization: (resource != "source").then(|| materialization(node)),
+        source_name: node.source_name.clone(),
         columns,
-        depends_on: strings(&node["depends_on"]["nodes"]),
+        depends_on: node.depends_on.nodes.clone(),
         depended_on_by: children,
         tests,
         row_count,
-        raw_code: node["raw_code"].as_str().map(str::to_string),
-        compiled_code: node["compiled_code"].as_str().map(str::to_string),
+        raw_code: node.raw_code.clone(),
+        compiled_code: node.compiled_code.clone(),
         status: status.as_ref().map(|s| s.status.clone()),
         last_run: status.and_then(|s| s.last_run),
-        path: node["original_file_path"].as_str().map(str::to_string),
+        path: Some(node.original_file_path.clone()).filter(|p| !p.is_empty()),
         schema,
     })
 }
@@ -574,82 +481,56 @@ pub struct Lineage {
 }
 
 pub fn lineage(artifacts: &Artifacts) -> Lineage {
-    let tests = artifacts.tests_by_node();
-    let mut nodes = Vec::new();
+    let tests = tests_by_node(artifacts);
+    let mut nodes_out = Vec::new();
     let mut edges = Vec::new();
-    let children = |id: &str| -> Vec<String> {
-        artifacts.manifest["child_map"][id]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter(|c| !c.starts_with("test."))
-            .map(str::to_string)
-            .collect()
+    let lineage_node = |id: &String, node: &Node, kind: &str, source_name: Option<String>| {
+        let node_tests = tests.get(id).cloned().unwrap_or_default();
+        let (total, documented) = node.documented_columns();
+        LineageNode {
+            id: id.clone(),
+            name: node.name.clone(),
+            kind: kind.to_string(),
+            schema: node.schema.clone(),
+            materialization: (kind != "source")
+                .then(|| node.config.materialized.clone())
+                .flatten(),
+            has_description: !node.description.trim().is_empty(),
+            description: node.description.clone(),
+            depends_on: node.depends_on.nodes.clone(),
+            depended_on_by: children(artifacts, id),
+            test_count: node_tests.len() as u64,
+            test_names: node_tests.iter().map(|t| t.name.clone()).collect(),
+            columns_documented: documented,
+            columns_total: total,
+            source_name,
+        }
     };
-    for (id, node) in artifacts.nodes().filter(|(_, n)| {
-        matches!(
-            n["resource_type"].as_str(),
-            Some("model" | "seed" | "snapshot")
-        )
-    }) {
-        let depends = strings(&node["depends_on"]["nodes"]);
-        for parent in &depends {
+    for (id, node) in nodes(artifacts)
+        .filter(|(_, n)| matches!(n.resource_type.as_str(), "model" | "seed" | "snapshot"))
+    {
+        for parent in &node.depends_on.nodes {
             edges.push(LineageEdge {
                 source: parent.clone(),
                 target: id.clone(),
             });
         }
-        let node_tests = tests.get(id).cloned().unwrap_or_default();
-        let (total, documented) = documented(&node["columns"]);
-        let description = node["description"].as_str().unwrap_or_default().to_string();
-        nodes.push(LineageNode {
-            id: id.clone(),
-            name: node["name"].as_str().unwrap_or_default().to_string(),
-            kind: node["resource_type"]
-                .as_str()
-                .unwrap_or("model")
-                .to_string(),
-            schema: node["schema"].as_str().unwrap_or_default().to_string(),
-            materialization: node["config"]["materialized"].as_str().map(str::to_string),
-            has_description: !description.trim().is_empty(),
-            description,
-            depends_on: depends,
-            depended_on_by: children(id),
-            test_count: node_tests.len() as u64,
-            test_names: node_tests.iter().map(|t| t.name.clone()).collect(),
-            columns_documented: documented,
-            columns_total: total,
-            source_name: None,
-        });
+        nodes_out.push(lineage_node(id, node, &node.resource_type, None));
     }
-    for (id, source) in artifacts.sources() {
-        let source_tests = tests.get(id).cloned().unwrap_or_default();
-        let (total, documented) = documented(&source["columns"]);
-        let description = source["description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        nodes.push(LineageNode {
-            id: id.clone(),
-            name: source["name"].as_str().unwrap_or_default().to_string(),
-            kind: "source".into(),
-            schema: source["schema"].as_str().unwrap_or_default().to_string(),
-            materialization: None,
-            has_description: !description.trim().is_empty(),
-            description,
-            depends_on: vec![],
-            depended_on_by: children(id),
-            test_count: source_tests.len() as u64,
-            test_names: source_tests.iter().map(|t| t.name.clone()).collect(),
-            columns_documented: documented,
-            columns_total: total,
-            source_name: source["source_name"].as_str().map(str::to_string),
-        });
+    for (id, source) in sources(artifacts) {
+        nodes_out.push(lineage_node(
+            id,
+            source,
+            "source",
+            source.source_name.clone(),
+        ));
     }
-    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    nodes_out.sort_by(|a, b| a.id.cmp(&b.id));
     edges.sort_by(|a, b| (&a.source, &a.target).cmp(&(&b.source, &b.target)));
-    Lineage { nodes, edges }
+    Lineage {
+        nodes: nodes_out,
+        edges,
+    }
 }
 
 #[derive(Object, Clone, Debug)]
@@ -675,19 +556,19 @@ pub struct Impact {
 
 /// Everything downstream of a model or source, as a tree; a back-edge is marked, not followed.
 pub fn impact(artifacts: &Artifacts, name: &str) -> crate::Result<Impact> {
-    let (id, kind) = artifacts
-        .nodes()
-        .find(|(_, n)| n["name"] == name && n["resource_type"] != "test")
-        .map(|(id, n)| {
-            (
-                id.clone(),
-                n["resource_type"].as_str().unwrap_or("model").to_string(),
-            )
-        })
+    let resource_type = |n: &Node| {
+        if n.resource_type.is_empty() {
+            "model".to_string()
+        } else {
+            n.resource_type.clone()
+        }
+    };
+    let (id, kind) = nodes(artifacts)
+        .find(|(_, n)| n.name == name && n.resource_type != "test")
+        .map(|(id, n)| (id.clone(), resource_type(n)))
         .or_else(|| {
-            artifacts
-                .sources()
-                .find(|(_, n)| n["name"] == name)
+            sources(artifacts)
+                .find(|(_, n)| n.name == name)
                 .map(|(id, _)| (id.clone(), "source".to_string()))
         })
         .ok_or_else(|| {
@@ -696,23 +577,11 @@ pub fn impact(artifacts: &Artifacts, name: &str) -> crate::Result<Impact> {
     // reverse map from every node's depends_on
     let mut dependents: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut names: HashMap<String, (String, String)> = HashMap::new();
-    for (node_id, node) in artifacts
-        .nodes()
-        .filter(|(_, n)| n["resource_type"] != "test")
-    {
-        names.insert(
-            node_id.clone(),
-            (
-                node["name"].as_str().unwrap_or_default().to_string(),
-                node["resource_type"]
-                    .as_str()
-                    .unwrap_or("model")
-                    .to_string(),
-            ),
-        );
-        for parent in strings(&node["depends_on"]["nodes"]) {
+    for (node_id, node) in nodes(artifacts).filter(|(_, n)| n.resource_type != "test") {
+        names.insert(node_id.clone(), (node.name.clone(), resource_type(node)));
+        for parent in &node.depends_on.nodes {
             dependents
-                .entry(parent)
+                .entry(parent.clone())
                 .or_default()
                 .insert(node_id.clone());
         }

@@ -197,31 +197,23 @@ async fn transform_after_sync(
 
 /// A failed source makes the models that read it stale (their data is not current).
 fn mark_models_stale(state: &AppState, source: &str) {
-    let manifest_path = state.paths.dbt_target_dir().join("manifest.json");
-    let Ok(text) = std::fs::read_to_string(manifest_path) else {
-        return;
-    };
-    let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&text) else {
+    let Some(artifacts) = state.dbt_artifacts() else {
         return;
     };
     let prefix = format!(".{source}.");
-    let models: Vec<String> = manifest["nodes"]
-        .as_object()
-        .map(|nodes| {
-            nodes
+    let models: Vec<String> = artifacts
+        .manifest
+        .nodes
+        .iter()
+        .filter(|(id, _)| id.starts_with("model."))
+        .filter(|(_, node)| {
+            node.depends_on
+                .nodes
                 .iter()
-                .filter(|(id, _)| id.starts_with("model."))
-                .filter(|(_, node)| {
-                    node["depends_on"]["nodes"].as_array().is_some_and(|deps| {
-                        deps.iter()
-                            .filter_map(|d| d.as_str())
-                            .any(|d| d.starts_with("source.") && d.contains(&prefix))
-                    })
-                })
-                .map(|(id, _)| id.clone())
-                .collect()
+                .any(|d| d.starts_with("source.") && d.contains(&prefix))
         })
-        .unwrap_or_default();
+        .map(|(id, _)| id.clone())
+        .collect();
     if !models.is_empty() {
         crate::transform::status::mark_stale(&state.paths.dango_dir(), &models);
     }

@@ -69,6 +69,7 @@ impl From<TransformError> for crate::Error {
     }
 }
 
+pub mod artifact_model;
 pub mod artifacts;
 
 use serde_json::{Map, Value};

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dango::config::ProjectPaths;
+use dango::transform::artifact_model::{self, Artifacts};
 use dango::transform::runner::{Command, Request};
 use dango::warehouse::Warehouse;
 use serde_json::{Map, Value, json};
@@ -237,6 +238,7 @@ fn run_fixture(name: &str, project: &Path, clock_masked: bool) {
     // dbt_reference.py runs dbt with TZ=UTC; the warehouse's zone is UTC as well.
     // Our warehouse creates its layer schemas; they are empty, so they do not appear.
     let mut problems = Vec::new();
+    let mut last_manifest = None;
     for (index, step) in steps.iter().enumerate() {
         let conn = warehouse.connection().unwrap();
         if let Some(sql) = step["sql"].as_str() {
@@ -274,6 +276,7 @@ fn run_fixture(name: &str, project: &Path, clock_masked: bool) {
                             );
                         }
                     }
+                    last_manifest = Some(manifest);
                     for r in &report.results {
                         results.insert(
                             r.unique_id.clone(),
@@ -350,12 +353,74 @@ fn run_fixture(name: &str, project: &Path, clock_masked: bool) {
             }
         }
     }
+    // The catalog reads dbt's manifest through the typed model, whoever wrote it: what it
+    // sees in ours must be what it sees in real dbt's (written beside the references).
+    let theirs = reference_dir.join(format!("{name}.json.artifacts"));
+    if let (Some(ours), Some(theirs)) = (last_manifest, Artifacts::read(&theirs)) {
+        let written = dango::transform::artifacts::manifest_json(
+            &ours,
+            &Default::default(),
+            "conformance",
+            chrono::Utc::now(),
+        );
+        match serde_json::from_value::<artifact_model::Manifest>(written) {
+            Ok(ours) => {
+                let (ours, theirs) = (catalog_view(&ours), catalog_view(&theirs.manifest));
+                for missing in theirs.difference(&ours) {
+                    problems.push(format!("manifest: dbt has {missing}; we do not"));
+                }
+                for extra in ours.difference(&theirs) {
+                    problems.push(format!("manifest: we have {extra}; dbt does not"));
+                }
+            }
+            Err(err) => problems.push(format!("manifest: ours does not read back: {err}")),
+        }
+    }
     assert!(
         problems.is_empty(),
         "{name}: {} differences from dbt:\n{}",
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// What the catalog, lineage and docs read of a manifest, one line per fact: each model,
+/// seed, snapshot and source table with its relation, materialization, description,
+/// parents and columns, and each test by what it tests (test ids differ by hash).
+fn catalog_view(manifest: &artifact_model::Manifest) -> std::collections::BTreeSet<String> {
+    let mut facts = std::collections::BTreeSet::new();
+    for (id, node) in manifest.nodes.iter().chain(&manifest.sources) {
+        match node.resource_type.as_str() {
+            "model" | "seed" | "snapshot" | "source" => {
+                let mut parents = node.depends_on.nodes.clone();
+                parents.sort();
+                let columns: Vec<String> = node
+                    .columns
+                    .iter()
+                    .map(|(name, c)| format!("{name}: {}", c.description))
+                    .collect();
+                facts.insert(format!(
+                    "{id} ({}) {}.{} materialized {:?}, {:?}, parents {parents:?}, columns {columns:?}",
+                    node.resource_type,
+                    node.schema,
+                    node.relation(),
+                    node.config.materialized,
+                    node.description,
+                ));
+            }
+            "test" => {
+                let mut parents = node.depends_on.nodes.clone();
+                parents.sort();
+                facts.insert(format!(
+                    "test {:?} on {:?} of {parents:?}",
+                    node.test_metadata.as_ref().map(|m| &m.name),
+                    node.column_name,
+                ));
+            }
+            _ => {}
+        }
+    }
+    facts
 }
 
 #[test]
