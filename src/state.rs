@@ -82,6 +82,8 @@ pub struct AppState {
     source_facts: crate::sources::facts::FactsCache,
     /// dbt's artifacts as last parsed.
     artifacts: crate::transform::artifact_model::ArtifactsCache,
+    /// dbt's target directory, by the size and modification time of `dbt_project.yml`.
+    target_dir: Mutex<Option<(crate::util::FileStamp, PathBuf)>>,
     /// Sessions and API keys validated moments ago.
     pub credentials: crate::auth::credentials::CredentialCache,
     /// Unfinished runs, reloaded after each write to them.
@@ -116,6 +118,7 @@ impl AppState {
             active_runs: Default::default(),
             credentials: Default::default(),
             artifacts: Default::default(),
+            target_dir: Mutex::new(None),
             untrusted_forwarders: Default::default(),
             cli_token_hash: RwLock::new(None),
             started_at: Instant::now(),
@@ -145,7 +148,22 @@ impl AppState {
 
     /// The last run's `manifest.json` and `run_results.json` (parsed once per change).
     pub fn dbt_artifacts(&self) -> Option<Arc<crate::transform::artifact_model::Artifacts>> {
-        self.artifacts.get(&self.paths.dbt_target_dir())
+        self.artifacts.get(&self.dbt_target_dir())
+    }
+
+    /// Where dbt writes its artifacts (`target-path` of `dbt_project.yml`), read again only
+    /// when that file changes: status polls ask for it on every request.
+    pub fn dbt_target_dir(&self) -> PathBuf {
+        let stamp = crate::util::file_stamp(&self.paths.dbt_dir().join("dbt_project.yml"));
+        let mut current = self.target_dir.lock().unwrap_or_else(|e| e.into_inner());
+        match current.as_ref() {
+            Some((seen, dir)) if *seen == stamp && stamp.is_some() => dir.clone(),
+            _ => {
+                let dir = self.paths.dbt_target_dir();
+                *current = Some((stamp, dir.clone()));
+                dir
+            }
+        }
     }
 
     /// The sync in progress of each source that has one (source → run id).

@@ -2,9 +2,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub const EMAIL: &str = "bench@example.com";
@@ -18,11 +17,12 @@ pub fn binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dango")))
 }
 
+#[path = "../../tests/integration/process.rs"]
+mod process;
+
 pub fn dango(project: &Path) -> Command {
-    let mut command = Command::new(binary());
+    let mut command = process::dango_at(&binary(), project);
     command
-        .arg("--project")
-        .arg(project)
         .env("DANGO_ADMIN_EMAIL", EMAIL)
         .env("DANGO_ADMIN_PASSWORD", PASSWORD)
         .env(
@@ -53,56 +53,31 @@ pub fn fresh_project() -> (tempfile::TempDir, PathBuf) {
     (dir, project)
 }
 
-/// A running server, stopped (SIGTERM) when dropped.
+/// A running server, killed when dropped.
 pub struct Server {
-    pub child: Child,
+    pub process: process::Server,
     pub url: String,
     /// From spawning the process to the first 200 on /api/status.
     pub ready_after: Duration,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
 impl Server {
     pub fn start(project: &Path) -> Server {
         let began = Instant::now();
-        let mut child = dango(project)
-            .args(["start", "--port", "0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn dango");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut url = None;
-        for line in lines.by_ref().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("Dango is running at ") {
-                url = rest.split_whitespace().next().map(str::to_string);
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        let url = url.expect("server address");
+        let (process, url) = process::start_server(dango(project).args(["start", "--port", "0"]));
         let status_url = format!("{url}/api/status");
         while raw_get(&status_url).ok() != Some(200) {
             std::thread::sleep(Duration::from_millis(1));
         }
         Server {
-            child,
+            process,
             url,
             ready_after: began.elapsed(),
         }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.0.id()
     }
 
     /// Logs in and creates an API key.

@@ -87,7 +87,7 @@ impl HealthApi {
             "busy"
         };
         let uptime_seconds = state.started_at.elapsed().as_secs();
-        let dbt_docs = if state.paths.dbt_target_dir().join("manifest.json").exists() {
+        let dbt_docs = if state.dbt_target_dir().join("manifest.json").exists() {
             "healthy"
         } else {
             "not_generated"

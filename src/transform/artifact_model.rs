@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::util::{FileStamp, file_stamp};
 
 /// `null` (or absent, with `#[serde(default)]`) reads as the type's default.
 fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -179,18 +180,9 @@ pub struct ArtifactsCache {
     current: Mutex<Option<(Stamp, Arc<Artifacts>)>>,
 }
 
-/// What tells two versions of the files apart: path, size and modification time of each.
+/// What tells two versions of the files apart: the directory and each file's stamp.
 #[derive(Clone, PartialEq, Eq)]
-struct Stamp(
-    PathBuf,
-    Option<(u64, SystemTime)>,
-    Option<(u64, SystemTime)>,
-);
-
-fn file_stamp(path: &Path) -> Option<(u64, SystemTime)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
-}
+struct Stamp(PathBuf, FileStamp, FileStamp);
 
 impl ArtifactsCache {
     pub fn get(&self, target_dir: &Path) -> Option<Arc<Artifacts>> {

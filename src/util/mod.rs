@@ -4,6 +4,7 @@
 pub mod glob;
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -30,6 +31,15 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Lowercase hex SHA-256 of `value`.
 pub fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// What tells two versions of a file apart without reading it: its size and modification
+/// time (`None` when it does not exist).
+pub type FileStamp = Option<(u64, SystemTime)>;
+
+pub fn file_stamp(path: &Path) -> FileStamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ pub fn routes<T: OpenApi>(
 
 /// Serves a file of `dbt/target` (404 in the JSON error shape when it is not there yet).
 fn artifact(state: &crate::state::AppState, name: &str) -> Response {
-    match std::fs::read(state.paths.dbt_target_dir().join(name)) {
+    match std::fs::read(state.dbt_target_dir().join(name)) {
         Ok(bytes) => Response::builder()
             .content_type("application/json")
             .body(bytes),

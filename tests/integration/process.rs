@@ -1,5 +1,6 @@
 //! The real `dango` binary as a separate process, for tests that need what only a
-//! process has: the command line, signals, SIGKILL, a second process beside the server.
+//! process has (the command line, signals, SIGKILL, a second process beside the server)
+//! and for the benchmarks, which include this file (`benches/support`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -8,7 +9,12 @@ use std::process::{Child, Command, Stdio};
 /// `dango --project <project>` with a clean environment: no admin credentials or
 /// database URL inherited from the shell, warnings-only logs. Add `.env(...)` for more.
 pub(crate) fn dango(project: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dango"));
+    dango_at(Path::new(env!("CARGO_BIN_EXE_dango")), project)
+}
+
+/// [`dango`] with another build of the binary (a bench measuring an earlier commit).
+pub(crate) fn dango_at(binary: &Path, project: &Path) -> Command {
+    let mut command = Command::new(binary);
     command
         .arg("--project")
         .arg(project)
