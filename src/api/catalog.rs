@@ -8,7 +8,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 
 use super::ApiTag;
-use crate::catalog::{self, CatalogModels, Impact, Lineage, ModelDetail};
+use crate::catalog::{self, CatalogDeps, CatalogModels, Impact, Lineage, ModelDetail};
 use crate::error::code;
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -41,7 +41,7 @@ impl CatalogApi {
         operation_id = "catalog_models"
     )]
     async fn models(&self, state: Data<&Arc<AppState>>) -> Json<CatalogModels> {
-        Json(catalog::catalog_models(&state).await)
+        Json(catalog::catalog_models(CatalogDeps::of(&state)).await)
     }
 
     /// One model or source: columns, SQL, compiled SQL, tests, dependencies
@@ -64,7 +64,9 @@ impl CatalogApi {
         model_name: Path<String>,
     ) -> Result<Json<ModelDetail>> {
         check_name(&model_name)?;
-        Ok(Json(catalog::model_detail(&state, &model_name).await?))
+        Ok(Json(
+            catalog::model_detail(CatalogDeps::of(&state), &model_name).await?,
+        ))
     }
 
     /// The lineage graph: every model, seed, snapshot and source, and their edges
@@ -78,7 +80,7 @@ impl CatalogApi {
         operation_id = "catalog_lineage"
     )]
     async fn lineage(&self, state: Data<&Arc<AppState>>) -> Result<Json<Lineage>> {
-        let artifacts = catalog::require(&state)?;
+        let artifacts = catalog::require(state.dbt_artifacts())?;
         Ok(Json(catalog::lineage(&artifacts)))
     }
 
@@ -101,7 +103,7 @@ impl CatalogApi {
         model_name: Path<String>,
     ) -> Result<Json<Impact>> {
         check_name(&model_name)?;
-        let artifacts = catalog::require(&state)?;
+        let artifacts = catalog::require(state.dbt_artifacts())?;
         Ok(Json(catalog::impact(&artifacts, &model_name)?))
     }
 }

@@ -79,7 +79,7 @@ impl DbtApi {
         operation_id = "list_dbt_models"
     )]
     async fn models(&self, state: Data<&Arc<AppState>>) -> Json<DbtModelList> {
-        Json(catalog::dbt_models(&state).await)
+        Json(catalog::dbt_models(catalog::CatalogDeps::of(&state)).await)
     }
 
     /// Run one model (and, with `cascade`, everything downstream of it)

@@ -1,19 +1,42 @@
 //! The data catalog over dbt's artifacts: models, sources, tests, lineage and impact
 //! (behaviour §6.2, §6.6, §9.3), with live row counts and column types from the warehouse.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use poem_openapi::Object;
 
 use crate::Error;
+use crate::config::ProjectPaths;
 use crate::state::AppState;
 use crate::transform::artifact_model::{Artifacts, Node};
 use crate::transform::status::{self, ModelStatus};
+use crate::warehouse::Warehouse;
+
+mod lineage;
+pub use lineage::{Impact, ImpactTree, Lineage, LineageEdge, LineageNode, impact, lineage};
+
+/// What the catalog reads: the last run's artifacts, the warehouse (row counts, live
+/// columns) and the project (model statuses, configured sources).
+pub struct CatalogDeps<'a> {
+    pub artifacts: Option<Arc<Artifacts>>,
+    pub warehouse: &'a Arc<Warehouse>,
+    pub paths: &'a ProjectPaths,
+}
+
+impl<'a> CatalogDeps<'a> {
+    pub fn of(state: &'a AppState) -> Self {
+        Self {
+            artifacts: state.dbt_artifacts(),
+            warehouse: &state.warehouse,
+            paths: &state.paths,
+        }
+    }
+}
 
 /// The last run's artifacts, or 404 when nothing has been built yet.
-pub fn require(state: &AppState) -> crate::Result<Arc<Artifacts>> {
-    state.dbt_artifacts().ok_or_else(|| {
+pub fn require(artifacts: Option<Arc<Artifacts>>) -> crate::Result<Arc<Artifacts>> {
+    artifacts.ok_or_else(|| {
         Error::not_found("No dbt manifest found. Run dbt first to generate lineage data.")
     })
 }
@@ -23,11 +46,11 @@ pub fn has_model(artifacts: &Artifacts, name: &str) -> bool {
     of_type(artifacts, "model").any(|(_, node)| node.name == name)
 }
 
-fn nodes(artifacts: &Artifacts) -> impl Iterator<Item = (&String, &Node)> {
+pub(crate) fn nodes(artifacts: &Artifacts) -> impl Iterator<Item = (&String, &Node)> {
     artifacts.manifest.nodes.iter()
 }
 
-fn sources(artifacts: &Artifacts) -> impl Iterator<Item = (&String, &Node)> {
+pub(crate) fn sources(artifacts: &Artifacts) -> impl Iterator<Item = (&String, &Node)> {
     artifacts.manifest.sources.iter()
 }
 
@@ -39,7 +62,7 @@ fn of_type<'a>(
 }
 
 /// What depends on `id`, tests left out.
-fn children(artifacts: &Artifacts, id: &str) -> Vec<String> {
+pub(crate) fn children(artifacts: &Artifacts, id: &str) -> Vec<String> {
     artifacts
         .manifest
         .child_map
@@ -52,7 +75,7 @@ fn children(artifacts: &Artifacts, id: &str) -> Vec<String> {
 }
 
 /// Tests attached to each node id, with their last status.
-fn tests_by_node(artifacts: &Artifacts) -> HashMap<String, Vec<TestInfo>> {
+pub(crate) fn tests_by_node(artifacts: &Artifacts) -> HashMap<String, Vec<TestInfo>> {
     let statuses: HashMap<&str, &str> = artifacts
         .run_results
         .results
@@ -122,9 +145,8 @@ pub struct DbtModelList {
 }
 
 /// Estimated row counts of every table (`duckdb_tables().estimated_size`).
-async fn row_counts(state: &Arc<AppState>) -> HashMap<(String, String), i64> {
-    state
-        .warehouse
+async fn row_counts(warehouse: &Arc<Warehouse>) -> HashMap<(String, String), i64> {
+    warehouse
         .read(|conn| {
             let mut stmt = conn
                 .prepare("SELECT schema_name, table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database()")
@@ -138,12 +160,12 @@ async fn row_counts(state: &Arc<AppState>) -> HashMap<(String, String), i64> {
         .unwrap_or_default()
 }
 
-pub async fn dbt_models(state: &Arc<AppState>) -> DbtModelList {
-    let Some(artifacts) = state.dbt_artifacts() else {
+pub async fn dbt_models(deps: CatalogDeps<'_>) -> DbtModelList {
+    let Some(artifacts) = deps.artifacts else {
         return DbtModelList { models: vec![] };
     };
-    let counts = row_counts(state).await;
-    let statuses: BTreeMap<String, ModelStatus> = status::load(&state.paths.dango_dir());
+    let counts = row_counts(deps.warehouse).await;
+    let statuses: BTreeMap<String, ModelStatus> = status::load(&deps.paths.dango_dir());
     let mut models: Vec<DbtModel> = of_type(&artifacts, "model")
         .map(|(id, node)| {
             let status = statuses.get(id);
@@ -234,11 +256,11 @@ fn test_counts(tests: Option<&Vec<TestInfo>>) -> (u64, u64, u64, u64) {
     )
 }
 
-pub async fn catalog_models(state: &Arc<AppState>) -> CatalogModels {
-    let configured_sources = crate::sources::load(&state.paths)
+pub async fn catalog_models(deps: CatalogDeps<'_>) -> CatalogModels {
+    let configured_sources = crate::sources::load(deps.paths)
         .map(|f| f.sources.len() as u64)
         .unwrap_or(0);
-    let Some(artifacts) = state.dbt_artifacts() else {
+    let Some(artifacts) = deps.artifacts else {
         return CatalogModels {
             models: vec![],
             sources: vec![],
@@ -249,8 +271,8 @@ pub async fn catalog_models(state: &Arc<AppState>) -> CatalogModels {
             },
         };
     };
-    let counts = row_counts(state).await;
-    let statuses = status::load(&state.paths.dango_dir());
+    let counts = row_counts(deps.warehouse).await;
+    let statuses = status::load(&deps.paths.dango_dir());
     let tests = tests_by_node(&artifacts);
     let entry = |id: &String, node: &Node, kind: String| {
         let (test_count, tests_passing, tests_warning, tests_failing) = test_counts(tests.get(id));
@@ -342,9 +364,9 @@ pub struct ModelDetail {
     pub path: Option<String>,
 }
 
-pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<ModelDetail> {
-    let artifacts = state
-        .dbt_artifacts()
+pub async fn model_detail(deps: CatalogDeps<'_>, name: &str) -> crate::Result<ModelDetail> {
+    let artifacts = deps
+        .artifacts
         .ok_or_else(|| Error::not_found("No dbt manifest found. Run dbt first."))?;
     let (id, node) = nodes(&artifacts)
         .find(|(_, n)| {
@@ -359,7 +381,7 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
     let schema = node.schema.clone();
     let relation = node.relation().to_string();
     let (schema_q, relation_q) = (schema.clone(), relation.clone());
-    let live = state
+    let live = deps
         .warehouse
         .read(move |conn| {
             let columns = crate::transform::materialize::columns(conn, &schema_q, &relation_q).unwrap_or_default();
@@ -418,7 +440,7 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
             })
             .collect()
     };
-    let status = status::load(&state.paths.dango_dir()).remove(id);
+    let status = status::load(&deps.paths.dango_dir()).remove(id);
     let resource = node.resource_type.as_str();
     Ok(ModelDetail {
         kind: match resource {
@@ -445,200 +467,5 @@ pub async fn model_detail(state: &Arc<AppState>, name: &str) -> crate::Result<Mo
         last_run: status.and_then(|s| s.last_run),
         path: Some(node.original_file_path.clone()).filter(|p| !p.is_empty()),
         schema,
-    })
-}
-
-#[derive(Object, Clone, Debug)]
-pub struct LineageNode {
-    pub id: String,
-    pub name: String,
-    /// `model`, `source`, `seed` or `snapshot`.
-    #[oai(rename = "type")]
-    pub kind: String,
-    pub schema: String,
-    pub materialization: Option<String>,
-    pub description: String,
-    pub depends_on: Vec<String>,
-    pub depended_on_by: Vec<String>,
-    pub test_count: u64,
-    pub test_names: Vec<String>,
-    pub has_description: bool,
-    pub columns_documented: u64,
-    pub columns_total: u64,
-    pub source_name: Option<String>,
-}
-
-#[derive(Object, Clone, Debug)]
-pub struct LineageEdge {
-    pub source: String,
-    pub target: String,
-}
-
-#[derive(Object)]
-pub struct Lineage {
-    pub nodes: Vec<LineageNode>,
-    pub edges: Vec<LineageEdge>,
-}
-
-pub fn lineage(artifacts: &Artifacts) -> Lineage {
-    let tests = tests_by_node(artifacts);
-    let mut nodes_out = Vec::new();
-    let mut edges = Vec::new();
-    let lineage_node = |id: &String, node: &Node, kind: &str, source_name: Option<String>| {
-        let node_tests = tests.get(id).cloned().unwrap_or_default();
-        let (total, documented) = node.documented_columns();
-        LineageNode {
-            id: id.clone(),
-            name: node.name.clone(),
-            kind: kind.to_string(),
-            schema: node.schema.clone(),
-            materialization: (kind != "source")
-                .then(|| node.config.materialized.clone())
-                .flatten(),
-            has_description: !node.description.trim().is_empty(),
-            description: node.description.clone(),
-            depends_on: node.depends_on.nodes.clone(),
-            depended_on_by: children(artifacts, id),
-            test_count: node_tests.len() as u64,
-            test_names: node_tests.iter().map(|t| t.name.clone()).collect(),
-            columns_documented: documented,
-            columns_total: total,
-            source_name,
-        }
-    };
-    for (id, node) in nodes(artifacts)
-        .filter(|(_, n)| matches!(n.resource_type.as_str(), "model" | "seed" | "snapshot"))
-    {
-        for parent in &node.depends_on.nodes {
-            edges.push(LineageEdge {
-                source: parent.clone(),
-                target: id.clone(),
-            });
-        }
-        nodes_out.push(lineage_node(id, node, &node.resource_type, None));
-    }
-    for (id, source) in sources(artifacts) {
-        nodes_out.push(lineage_node(
-            id,
-            source,
-            "source",
-            source.source_name.clone(),
-        ));
-    }
-    nodes_out.sort_by(|a, b| a.id.cmp(&b.id));
-    edges.sort_by(|a, b| (&a.source, &a.target).cmp(&(&b.source, &b.target)));
-    Lineage {
-        nodes: nodes_out,
-        edges,
-    }
-}
-
-#[derive(Object, Clone, Debug)]
-pub struct ImpactTree {
-    pub name: String,
-    #[oai(rename = "type")]
-    pub kind: String,
-    pub children: Vec<ImpactTree>,
-    pub total_downstream_count: u64,
-    /// This edge closes a cycle; it is not followed.
-    pub cycle: bool,
-}
-
-#[derive(Object)]
-pub struct Impact {
-    pub model: String,
-    #[oai(rename = "type")]
-    pub kind: String,
-    pub direct_dependents: Vec<String>,
-    pub tree: ImpactTree,
-    pub total_downstream_count: u64,
-}
-
-/// Everything downstream of a model or source, as a tree; a back-edge is marked, not followed.
-pub fn impact(artifacts: &Artifacts, name: &str) -> crate::Result<Impact> {
-    let resource_type = |n: &Node| {
-        if n.resource_type.is_empty() {
-            "model".to_string()
-        } else {
-            n.resource_type.clone()
-        }
-    };
-    let (id, kind) = nodes(artifacts)
-        .find(|(_, n)| n.name == name && n.resource_type != "test")
-        .map(|(id, n)| (id.clone(), resource_type(n)))
-        .or_else(|| {
-            sources(artifacts)
-                .find(|(_, n)| n.name == name)
-                .map(|(id, _)| (id.clone(), "source".to_string()))
-        })
-        .ok_or_else(|| {
-            Error::not_found(format!("Model or source '{name}' not found in manifest."))
-        })?;
-    // reverse map from every node's depends_on
-    let mut dependents: HashMap<String, BTreeSet<String>> = HashMap::new();
-    let mut names: HashMap<String, (String, String)> = HashMap::new();
-    for (node_id, node) in nodes(artifacts).filter(|(_, n)| n.resource_type != "test") {
-        names.insert(node_id.clone(), (node.name.clone(), resource_type(node)));
-        for parent in &node.depends_on.nodes {
-            dependents
-                .entry(parent.clone())
-                .or_default()
-                .insert(node_id.clone());
-        }
-    }
-    fn walk(
-        id: &str,
-        dependents: &HashMap<String, BTreeSet<String>>,
-        names: &HashMap<String, (String, String)>,
-        ancestors: &mut Vec<String>,
-        kind: &str,
-        name: &str,
-    ) -> ImpactTree {
-        if ancestors.iter().any(|a| a == id) {
-            return ImpactTree {
-                name: name.to_string(),
-                kind: kind.to_string(),
-                children: vec![],
-                total_downstream_count: 0,
-                cycle: true,
-            };
-        }
-        ancestors.push(id.to_string());
-        let mut children = Vec::new();
-        for child in dependents.get(id).into_iter().flatten() {
-            let (child_name, child_kind) = names
-                .get(child)
-                .cloned()
-                .unwrap_or_else(|| (child.clone(), "model".into()));
-            children.push(walk(
-                child,
-                dependents,
-                names,
-                ancestors,
-                &child_kind,
-                &child_name,
-            ));
-        }
-        ancestors.pop();
-        let total = children
-            .iter()
-            .filter(|c| !c.cycle)
-            .map(|c| 1 + c.total_downstream_count)
-            .sum();
-        ImpactTree {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            children,
-            total_downstream_count: total,
-            cycle: false,
-        }
-    }
-    let tree = walk(&id, &dependents, &names, &mut Vec::new(), &kind, name);
-    Ok(Impact {
-        model: name.to_string(),
-        kind,
-        direct_dependents: tree.children.iter().map(|c| c.name.clone()).collect(),
-        total_downstream_count: tree.total_downstream_count,
-        tree,
     })
 }
