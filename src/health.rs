@@ -206,10 +206,19 @@ async fn recent_sync_failures(db: &sea_orm::DatabaseConnection) -> Vec<SyncFailu
         .collect()
 }
 
+/// What the platform's health is judged from.
+pub struct HealthInputs {
+    pub database: DatabaseHealth,
+    pub disk: DiskHealth,
+    pub sources: crate::sources::SourceSummary,
+    pub sync_failures: Vec<SyncFailure>,
+    pub dbt_failures: Vec<DbtFailure>,
+    /// Problems noticed elsewhere (an untrusted proxy forwarding requests).
+    pub other_warnings: Vec<String>,
+}
+
+/// Gathers the inputs from the server's stores, then [`assess`]es them.
 pub async fn platform_health(state: &AppState) -> PlatformHealth {
-    let database = database_health(state).await;
-    let disk = disk_health(&state.paths.root);
-    let dbt_failures = dbt_failures(&state.paths.dbt_dir());
     let sources = match state.source_facts().await {
         Ok(facts) => crate::sources::SourceSummary::of(&facts),
         Err(err) => {
@@ -217,8 +226,27 @@ pub async fn platform_health(state: &AppState) -> PlatformHealth {
             Default::default()
         }
     };
-    let sync_failures = recent_sync_failures(&state.db).await;
+    assess(HealthInputs {
+        database: database_health(state).await,
+        disk: disk_health(&state.paths.root),
+        sources,
+        sync_failures: recent_sync_failures(&state.db).await,
+        dbt_failures: dbt_failures(&state.paths.dbt_dir()),
+        other_warnings: state.untrusted_forwarders.warnings(),
+    })
+}
 
+/// The issues the inputs add up to, and the overall status: `critical` with any critical
+/// issue, `warning` with any warning, `healthy` otherwise.
+pub fn assess(inputs: HealthInputs) -> PlatformHealth {
+    let HealthInputs {
+        database,
+        disk,
+        sources,
+        sync_failures,
+        dbt_failures,
+        other_warnings,
+    } = inputs;
     let mut critical_issues = Vec::new();
     let mut warnings = Vec::new();
     match disk.status.as_str() {
@@ -246,7 +274,7 @@ pub async fn platform_health(state: &AppState) -> PlatformHealth {
     if !dbt_failures.is_empty() {
         warnings.push("dbt run failures".into());
     }
-    warnings.extend(state.untrusted_forwarders.warnings());
+    warnings.extend(other_warnings);
     let status = if !critical_issues.is_empty() {
         "critical"
     } else if !warnings.is_empty() {
@@ -284,6 +312,79 @@ mod tests {
         assert_eq!(layer_of("raw_stripe"), Some("raw"));
         assert_eq!(layer_of("rawdata"), None);
         assert_eq!(layer_of("marts"), Some("marts"));
+    }
+
+    fn inputs(disk: &str, database: &str) -> HealthInputs {
+        HealthInputs {
+            database: DatabaseHealth {
+                size_gb: 0.0,
+                size_mb: 1.0,
+                tables: 3,
+                status: database.into(),
+                raw_tables: 1,
+                staging_tables: 1,
+                intermediate_tables: 0,
+                marts_tables: 1,
+            },
+            disk: DiskHealth {
+                status: disk.into(),
+                free_gb: 7.5,
+                total_gb: 100.0,
+                used_gb: 92.5,
+                used_pct: 92.5,
+            },
+            sources: crate::sources::SourceSummary {
+                total: 2,
+                enabled: 2,
+                never_synced: 1,
+            },
+            sync_failures: vec![],
+            dbt_failures: vec![],
+            other_warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn issues_add_up_to_the_status() {
+        let healthy = inputs("healthy", "healthy");
+        let healthy = assess(HealthInputs {
+            sources: crate::sources::SourceSummary {
+                never_synced: 0,
+                ..healthy.sources
+            },
+            ..healthy
+        });
+        assert_eq!(
+            (healthy.status.as_str(), healthy.warnings.len()),
+            ("healthy", 0)
+        );
+
+        let low_disk = assess(inputs("warning", "large"));
+        assert_eq!(low_disk.status, "warning");
+        assert_eq!(
+            low_disk.warnings,
+            [
+                "Low disk space (7.5 GB free) — run `dango cleanup` to free space",
+                "Large database",
+                "1 source(s) never synced"
+            ]
+        );
+
+        let mut failing = inputs("critical", "healthy");
+        failing.sync_failures.push(SyncFailure {
+            source: "s".into(),
+            count: 1,
+            last_error: "boom".into(),
+        });
+        failing.other_warnings.push("proxy".into());
+        let failing = assess(failing);
+        assert_eq!(failing.status, "critical");
+        assert_eq!(failing.critical_issues, ["Critical disk space"]);
+        assert_eq!(
+            failing.warnings,
+            ["1 source(s) with recent failures", "proxy"]
+        );
+        assert_eq!((failing.total_sources, failing.enabled_sources), (2, 2));
     }
 
     #[test]
