@@ -337,7 +337,7 @@ pub async fn set_phase(
     phase: &str,
     message: Option<&str>,
 ) -> crate::Result<()> {
-    job_runs::Entity::update_many()
+    let update = job_runs::Entity::update_many()
         .col_expr(
             job_runs::Column::Phase,
             Expr::value(Some(phase.to_string())),
@@ -345,13 +345,8 @@ pub async fn set_phase(
         .col_expr(
             job_runs::Column::Message,
             Expr::value(message.map(str::to_string)),
-        )
-        .filter(job_runs::Column::Id.eq(id))
-        .filter(job_runs::Column::Status.eq(RunStatus::Running.as_str()))
-        .exec(db)
-        .await?;
-    written();
-    Ok(())
+        );
+    update_running(db, id, update).await
 }
 
 /// Live progress within the current phase (0.0 – 1.0) and what is happening.
@@ -361,12 +356,22 @@ pub async fn set_progress(
     progress: f64,
     message: Option<&str>,
 ) -> crate::Result<()> {
-    job_runs::Entity::update_many()
+    let update = job_runs::Entity::update_many()
         .col_expr(job_runs::Column::Progress, Expr::value(Some(progress)))
         .col_expr(
             job_runs::Column::Message,
             Expr::value(message.map(str::to_string)),
-        )
+        );
+    update_running(db, id, update).await
+}
+
+/// Applies `update` to the run if it is still running (a finished run is not touched).
+async fn update_running(
+    db: &DatabaseConnection,
+    id: &str,
+    update: sea_orm::UpdateMany<job_runs::Entity>,
+) -> crate::Result<()> {
+    update
         .filter(job_runs::Column::Id.eq(id))
         .filter(job_runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(db)

@@ -452,15 +452,9 @@ async fn sessions_list_and_revoke() {
 async fn api_keys_cap_expire_revoke_and_track_use() {
     let app = TestApp::start().await;
     let admin = app.login_as(Role::Admin).await;
-    let created = json(
-        admin
-            .post(app.url("/api/auth/api-keys"))
-            .json(&json!({"name": "ci", "role": "viewer"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let created = app
+        .create_api_key(&admin, json!({"name": "ci", "role": "viewer"}))
+        .await;
     let key = created["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("dango_ak_") && key.len() == 52, "{key}");
     assert_eq!(created["key_prefix"].as_str().unwrap(), &key[..12]);
@@ -584,25 +578,14 @@ async fn api_key_is_refused_from_the_moment_it_expires() {
     let app = TestApp::start().await;
     let editor = app.login_as(Role::Editor).await;
     let expires_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
-    let created = json(
-        editor
-            .post(app.url("/api/auth/api-keys"))
-            .json(&json!({"name": "short-lived", "expires_at": expires_at}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let created = app
+        .create_api_key(
+            &editor,
+            json!({"name": "short-lived", "expires_at": expires_at}),
+        )
+        .await;
     let key = created["key"].as_str().unwrap().to_string();
-    let anon = app.anonymous();
-    let status = || async {
-        anon.get(app.url("/api/config"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let status = || app.status_with_key(&key, "/api/config");
     // Used (and so remembered by the server) until just before it expires...
     while chrono::Utc::now() < expires_at - chrono::Duration::milliseconds(100) {
         assert_eq!(status().await, 200);
@@ -626,15 +609,7 @@ async fn a_user_deactivated_by_another_process_is_refused_within_a_second() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
     let app = TestApp::start().await;
     let key = app.api_key(Role::Editor, None).await;
-    let anon = app.anonymous();
-    let status = || async {
-        anon.get(app.url("/api/config"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let status = || app.status_with_key(&key, "/api/config");
     assert_eq!(status().await, 200);
     dango_entity::users::Entity::update_many()
         .col_expr(dango_entity::users::Column::IsActive, Expr::value(false))

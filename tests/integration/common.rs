@@ -187,16 +187,34 @@ impl TestApp {
         if let Some(cap) = cap {
             body["role"] = cap.as_str().into();
         }
-        let created: Value = client
-            .post(self.url("/api/auth/api-keys"))
-            .json(&body)
+        let created = self.create_api_key(&client, body).await;
+        created["key"].as_str().expect("key").to_string()
+    }
+
+    /// The status a script holding `key` gets for `GET path`.
+    pub async fn status_with_key(&self, key: &str, path: &str) -> u16 {
+        self.anonymous()
+            .get(self.url(path))
+            .bearer_auth(key)
             .send()
             .await
-            .expect("create key")
-            .json()
-            .await
-            .expect("key json");
-        created["key"].as_str().expect("key").to_string()
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// `client` creates an API key from `body` (`name`, `role`, `expires_at`): the
+    /// creation answer, with the key itself in `key`.
+    pub async fn create_api_key(&self, client: &reqwest::Client, body: Value) -> Value {
+        json(
+            client
+                .post(self.url("/api/auth/api-keys"))
+                .json(&body)
+                .send()
+                .await
+                .expect("create key"),
+        )
+        .await
     }
 }
 
