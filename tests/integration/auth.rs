@@ -14,7 +14,7 @@ async fn me_has_the_users_fields_at_the_top_level_like_the_original() {
     let app = TestApp::start().await;
     app.user("top@example.com", Role::Editor).await;
     let client = app.login("top@example.com").await;
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = app.me(&client).await;
     for field in [
         "id",
         "email",
@@ -42,16 +42,13 @@ async fn login_me_logout_round_trip() {
     app.user("Admin@Example.com", Role::Admin).await;
     let client = app.browser();
 
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = app.me(&client).await;
     assert_eq!(me["authenticated"], false);
     assert_eq!(me["auth_enabled"], true);
 
-    let response = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "  admin@EXAMPLE.com ", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .try_login(&client, "  admin@EXAMPLE.com ", PASSWORD)
+        .await;
     let cookie = response
         .headers()
         .get("set-cookie")
@@ -72,7 +69,7 @@ async fn login_me_logout_round_trip() {
     assert_eq!(body["requires_2fa"], false);
     assert!(body["user"].get("password_hash").is_none());
 
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = app.me(&client).await;
     assert_eq!(me["authenticated"], true);
     assert_eq!(me["auth_method"], "session");
     assert!(
@@ -83,17 +80,10 @@ async fn login_me_logout_round_trip() {
             .any(|p| p == "users.manage")
     );
 
-    json(
-        client
-            .post(app.url("/api/auth/logout"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    json(app.post(&client, "/api/auth/logout").await).await;
+    let me = app.me(&client).await;
     assert_eq!(me["authenticated"], false);
-    let after = client.get(app.url("/api/config")).send().await.unwrap();
+    let after = app.get(&client, "/api/config").await;
     error_body(after, 401).await;
 }
 
@@ -102,19 +92,13 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let app = TestApp::start().await;
     app.user("known@example.com", Role::Viewer).await;
     let client = app.anonymous();
-    let wrong = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "known@example.com", "password": "not-the-password"}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = app
+        .try_login(&client, "known@example.com", "not-the-password")
+        .await;
     let wrong = error_body(wrong, 400).await;
-    let unknown = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "ghost@example.com", "password": "not-the-password"}))
-        .send()
-        .await
-        .unwrap();
+    let unknown = app
+        .try_login(&client, "ghost@example.com", "not-the-password")
+        .await;
     let unknown = error_body(unknown, 400).await;
     assert_eq!(wrong, unknown);
     assert_eq!(wrong["detail"], "Invalid email or password");
@@ -125,43 +109,32 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
     let app = TestApp::start().await;
     let user = app.user("victim@example.com", Role::Editor).await;
     let client = app.anonymous();
-    let attempt = |password: &'static str| {
-        client
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "victim@example.com", "password": password}))
-            .send()
-    };
+    let attempt = |password: &'static str| app.try_login(&client, "victim@example.com", password);
     for _ in 0..4 {
-        error_body(attempt("wrong-password").await.unwrap(), 400).await;
+        error_body(attempt("wrong-password").await, 400).await;
     }
-    let locked = attempt("wrong-password").await.unwrap();
+    let locked = attempt("wrong-password").await;
     assert!(locked.headers().contains_key("retry-after"));
     let body = error_body(locked, 423).await;
     assert!(body["remaining_seconds"].as_u64().unwrap() > 800);
     // The right password is refused while locked.
-    error_body(attempt(PASSWORD).await.unwrap(), 423).await;
+    error_body(attempt(PASSWORD).await, 423).await;
 
     // Unknown emails lock the same way (no enumeration through the lockout).
     for _ in 0..4 {
-        let r = client
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "nobody@example.com", "password": "x-wrong-1"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .try_login(&client, "nobody@example.com", "x-wrong-1")
+            .await;
         error_body(r, 400).await;
     }
-    let r = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "nobody@example.com", "password": "x-wrong-1"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .try_login(&client, "nobody@example.com", "x-wrong-1")
+        .await;
     error_body(r, 423).await;
 
     // An admin unlocks; the right password works again.
     let admin = app.login_as(Role::Admin).await;
-    let users = json(admin.get(app.url("/api/admin/users")).send().await.unwrap()).await;
+    let users = app.get_json(&admin, "/api/admin/users").await;
     let listed = users["users"]
         .as_array()
         .unwrap()
@@ -171,23 +144,15 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
         .clone();
     assert!(listed["locked_until"].is_string());
     json(
-        admin
-            .post(app.url(&format!("/api/admin/users/{}/unlock", user.id)))
-            .send()
-            .await
-            .unwrap(),
+        app.post(&admin, &format!("/api/admin/users/{}/unlock", user.id))
+            .await,
     )
     .await;
     app.login("victim@example.com").await;
 
-    let audit = json(
-        admin
-            .get(app.url("/api/audit?event=account_locked"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let audit = app
+        .get_json(&admin, "/api/audit?event=account_locked")
+        .await;
     assert!(audit["total"].as_u64().unwrap() >= 2, "{audit}");
 }
 
@@ -200,20 +165,12 @@ async fn login_rate_limit_answers_429_with_retry_after() {
     .await;
     let client = app.anonymous();
     for i in 0..3 {
-        let r = client
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": format!("u{i}@example.com"), "password": "whatever-1"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .try_login(&client, &format!("u{i}@example.com"), "whatever-1")
+            .await;
         assert_eq!(r.status(), 400);
     }
-    let limited = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "u9@example.com", "password": "whatever-1"}))
-        .send()
-        .await
-        .unwrap();
+    let limited = app.try_login(&client, "u9@example.com", "whatever-1").await;
     let retry: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -248,15 +205,7 @@ async fn api_rate_limit_per_client() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
     // health checks are not rate limited
-    assert_eq!(
-        client
-            .get(app.url("/api/status"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get(&client, "/api/status").await.status(), 200);
 }
 
 #[tokio::test]
@@ -266,12 +215,7 @@ async fn change_password_rotates_the_session_and_checks_strength() {
     let client = app.login("jane@example.com").await;
     let other_device = app.login("jane@example.com").await;
 
-    let weak = client
-        .post(app.url("/api/auth/change-password"))
-        .json(&json!({"current_password": PASSWORD, "new_password": "password1"}))
-        .send()
-        .await
-        .unwrap();
+    let weak = app.change_password(&client, PASSWORD, "password1").await;
     let body = error_body(weak, 400).await;
     assert_eq!(body["detail"], "Password is too weak");
     assert!(body["issues"][0].as_str().unwrap().contains("common"));
@@ -290,21 +234,13 @@ async fn change_password_rotates_the_session_and_checks_strength() {
         (PASSWORD, "short", "Password is too weak"),
         (PASSWORD, "jane@example.com", "Password is too weak"),
     ] {
-        let r = client
-            .post(app.url("/api/auth/change-password"))
-            .json(&json!({"current_password": current, "new_password": new}))
-            .send()
-            .await
-            .unwrap();
+        let r = app.change_password(&client, current, new).await;
         assert_eq!(error_body(r, 400).await["detail"], message);
     }
 
-    let ok = client
-        .post(app.url("/api/auth/change-password"))
-        .json(&json!({"current_password": PASSWORD, "new_password": "Another-Strong-Pass-7"}))
-        .send()
-        .await
-        .unwrap();
+    let ok = app
+        .change_password(&client, PASSWORD, "Another-Strong-Pass-7")
+        .await;
     assert!(
         ok.headers()["set-cookie"]
             .to_str()
@@ -313,24 +249,8 @@ async fn change_password_rotates_the_session_and_checks_strength() {
     );
     json(ok).await;
     // this client got a new session; the other device was logged out
-    assert_eq!(
-        client
-            .get(app.url("/api/config"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    error_body(
-        other_device
-            .get(app.url("/api/config"))
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    assert_eq!(app.get(&client, "/api/config").await.status(), 200);
+    error_body(app.get(&other_device, "/api/config").await, 401).await;
 }
 
 #[tokio::test]
@@ -338,14 +258,11 @@ async fn must_change_password_is_enforced_by_the_server() {
     let app = TestApp::start().await;
     let admin = app.login_as(Role::Admin).await;
     let created = json(
-        admin
-            .post(app.url("/api/admin/users"))
-            .json(
-                &json!({"email": "temp@example.com", "role": "editor", "generate_password": true}),
-            )
-            .send()
-            .await
-            .unwrap(),
+        app.create_user(
+            &admin,
+            json!({"email": "temp@example.com", "role": "editor", "generate_password": true}),
+        )
+        .await,
     )
     .await;
     let temp = created["temp_password"].as_str().unwrap().to_string();
@@ -353,52 +270,24 @@ async fn must_change_password_is_enforced_by_the_server() {
     assert!(created["invite_url"].is_null());
 
     let client = app.browser();
-    let login = json(
-        client
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "temp@example.com", "password": temp}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let login = json(app.try_login(&client, "temp@example.com", &temp).await).await;
     assert_eq!(login["must_change_password"], true);
     // Everything but me / change-password / logout is refused.
-    let body = error_body(
-        client.get(app.url("/api/config")).send().await.unwrap(),
-        403,
-    )
-    .await;
+    let body = error_body(app.get(&client, "/api/config").await, 403).await;
     assert_eq!(body["code"], "DANGO-S010");
     error_body(
-        client
-            .post(app.url("/api/auth/api-keys"))
-            .json(&json!({"name": "k"}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(&client, "/api/auth/api-keys", json!({"name": "k"}))
+            .await,
         403,
     )
     .await;
-    json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    app.me(&client).await;
     json(
-        client
-            .post(app.url("/api/auth/change-password"))
-            .json(&json!({"current_password": temp, "new_password": "My-Own-Password-42"}))
-            .send()
-            .await
-            .unwrap(),
+        app.change_password(&client, &temp, "My-Own-Password-42")
+            .await,
     )
     .await;
-    assert_eq!(
-        client
-            .get(app.url("/api/config"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get(&client, "/api/config").await.status(), 200);
 }
 
 #[tokio::test]
@@ -407,44 +296,23 @@ async fn sessions_list_and_revoke() {
     app.user("multi@example.com", Role::Viewer).await;
     let a = app.login("multi@example.com").await;
     let b = app.login("multi@example.com").await;
-    let sessions = json(a.get(app.url("/api/auth/sessions")).send().await.unwrap()).await;
+    let sessions = app.get_json(&a, "/api/auth/sessions").await;
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     let current = sessions.iter().find(|s| s["is_current"] == true).unwrap();
     let other = sessions.iter().find(|s| s["is_current"] == false).unwrap();
-    let own = a
-        .delete(app.url(&format!(
-            "/api/auth/sessions/{}",
-            current["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+    let session =
+        |s: &serde_json::Value| format!("/api/auth/sessions/{}", s["id"].as_str().unwrap());
+    let own = app.delete(&a, &session(current)).await;
     assert_eq!(
         error_body(own, 400).await["detail"],
         "Cannot revoke current session. Use logout."
     );
-    json(
-        a.delete(app.url(&format!(
-            "/api/auth/sessions/{}",
-            other["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
-    error_body(b.get(app.url("/api/config")).send().await.unwrap(), 401).await;
+    json(app.delete(&a, &session(other)).await).await;
+    error_body(app.get(&b, "/api/config").await, 401).await;
     // someone else's session id is not found
     let stranger = app.login_as(Role::Viewer).await;
-    let r = stranger
-        .delete(app.url(&format!(
-            "/api/auth/sessions/{}",
-            current["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete(&stranger, &session(current)).await;
     error_body(r, 404).await;
 }
 
@@ -460,56 +328,29 @@ async fn api_keys_cap_expire_revoke_and_track_use() {
     assert_eq!(created["key_prefix"].as_str().unwrap(), &key[..12]);
     assert_eq!(created["role"], "viewer");
 
-    let anon = app.anonymous();
-    let me = json(
-        anon.get(app.url("/api/auth/me"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let me = json(app.get_with_key(&key, "/api/auth/me").await).await;
     assert_eq!(me["role"], "viewer");
     assert_eq!(me["auth_method"], "api_key");
     assert_eq!(me["user"]["role"], "admin");
     // capped at viewer: admin endpoints refused
-    error_body(
-        anon.get(app.url("/api/admin/users"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-        403,
-    )
-    .await;
+    error_body(app.get_with_key(&key, "/api/admin/users").await, 403).await;
     // and it cannot mint a stronger key
-    let escalate = anon
-        .post(app.url("/api/auth/api-keys"))
-        .bearer_auth(&key)
-        .json(&json!({"name": "up", "role": "admin"}))
-        .send()
-        .await
-        .unwrap();
+    let escalate = app
+        .post_json_with_key(
+            &key,
+            "/api/auth/api-keys",
+            json!({"name": "up", "role": "admin"}),
+        )
+        .await;
     error_body(escalate, 403).await;
     let child = json(
-        anon.post(app.url("/api/auth/api-keys"))
-            .bearer_auth(&key)
-            .json(&json!({"name": "child"}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json_with_key(&key, "/api/auth/api-keys", json!({"name": "child"}))
+            .await,
     )
     .await;
     assert_eq!(child["role"], "viewer");
 
-    let listed = json(
-        admin
-            .get(app.url("/api/auth/api-keys"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let listed = app.get_json(&admin, "/api/auth/api-keys").await;
     let entry = listed
         .as_array()
         .unwrap()
@@ -521,55 +362,31 @@ async fn api_keys_cap_expire_revoke_and_track_use() {
 
     // an editor cannot create an admin-capped key
     let editor = app.login_as(Role::Editor).await;
-    let r = editor
-        .post(app.url("/api/auth/api-keys"))
-        .json(&json!({"name": "x", "role": "admin"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_json(
+            &editor,
+            "/api/auth/api-keys",
+            json!({"name": "x", "role": "admin"}),
+        )
+        .await;
     error_body(r, 403).await;
-    let r = editor
-        .post(app.url("/api/auth/api-keys"))
-        .json(&json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_json(
+            &editor,
+            "/api/auth/api-keys",
+            json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}),
+        )
+        .await;
     error_body(r, 400).await;
 
     // revoke: the key stops working at once; someone else's key id is 404
-    let r = editor
-        .delete(app.url(&format!(
-            "/api/auth/api-keys/{}",
-            created["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+    let revoke = format!("/api/auth/api-keys/{}", created["id"].as_str().unwrap());
+    let r = app.delete(&editor, &revoke).await;
     error_body(r, 404).await;
-    json(
-        admin
-            .delete(app.url(&format!(
-                "/api/auth/api-keys/{}",
-                created["id"].as_str().unwrap()
-            )))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let r = anon
-        .get(app.url("/api/config"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    json(app.delete(&admin, &revoke).await).await;
+    let r = app.get_with_key(&key, "/api/config").await;
     assert_eq!(error_body(r, 401).await["code"], "DANGO-S005");
-    let r = anon
-        .get(app.url("/api/config"))
-        .bearer_auth("dango_ak_forged")
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_with_key("dango_ak_forged", "/api/config").await;
     error_body(r, 401).await;
 }
 
@@ -631,12 +448,11 @@ async fn invites_set_a_password_once_and_expire() {
     let app = TestApp::start().await;
     let admin = app.login_as(Role::Admin).await;
     let created = json(
-        admin
-            .post(app.url("/api/admin/users"))
-            .json(&json!({"email": "new@example.com", "role": "viewer", "display_name": "Newbie"}))
-            .send()
-            .await
-            .unwrap(),
+        app.create_user(
+            &admin,
+            json!({"email": "new@example.com", "role": "viewer", "display_name": "Newbie"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(created["user"]["has_pending_invite"], true);
@@ -645,76 +461,48 @@ async fn invites_set_a_password_once_and_expire() {
     assert!(url.starts_with(&app.url("/invite/")));
 
     // duplicate email → 409
-    let dup = admin
-        .post(app.url("/api/admin/users"))
-        .json(&json!({"email": "NEW@example.com", "role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
+    let dup = app
+        .create_user(
+            &admin,
+            json!({"email": "NEW@example.com", "role": "viewer"}),
+        )
+        .await;
     error_body(dup, 409).await;
-    let bad_role = admin
-        .post(app.url("/api/admin/users"))
-        .json(&json!({"email": "x@example.com", "role": "owner"}))
-        .send()
-        .await
-        .unwrap();
+    let bad_role = app
+        .create_user(&admin, json!({"email": "x@example.com", "role": "owner"}))
+        .await;
     error_body(bad_role, 400).await;
 
     // the invitee cannot log in before accepting
     let anon = app.anonymous();
-    let r = anon
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "new@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.try_login(&anon, "new@example.com", PASSWORD).await;
     error_body(r, 400).await;
     // weak password refused, token still valid
-    let weak = anon
-        .post(app.url("/api/auth/accept-invite"))
-        .json(&json!({"token": token, "password": "12345678"}))
-        .send()
-        .await
-        .unwrap();
+    let weak = app.accept_invite(&anon, &token, "12345678").await;
     error_body(weak, 400).await;
-    let accepted = json(
-        anon.post(app.url("/api/auth/accept-invite"))
-            .json(&json!({"token": token, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let accepted = json(app.accept_invite(&anon, &token, PASSWORD).await).await;
     assert_eq!(accepted["email"], "new@example.com");
     app.login("new@example.com").await;
     // single use
-    let again = anon
-        .post(app.url("/api/auth/accept-invite"))
-        .json(&json!({"token": token, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let again = app.accept_invite(&anon, &token, PASSWORD).await;
     assert_eq!(
         error_body(again, 400).await["detail"],
         "This invite link is invalid or has expired"
     );
     // reinvite of someone with a password → 400
     let id = created["user"]["id"].as_str().unwrap();
-    let r = admin
-        .post(app.url(&format!("/api/admin/users/{id}/reinvite")))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post(&admin, &format!("/api/admin/users/{id}/reinvite"))
+        .await;
     error_body(r, 400).await;
 
     // an expired invite is refused
     let other = json(
-        admin
-            .post(app.url("/api/admin/users"))
-            .json(&json!({"email": "late@example.com", "role": "viewer"}))
-            .send()
-            .await
-            .unwrap(),
+        app.create_user(
+            &admin,
+            json!({"email": "late@example.com", "role": "viewer"}),
+        )
+        .await,
     )
     .await;
     let late_token = other["invite_url"]
@@ -733,21 +521,13 @@ async fn invites_set_a_password_once_and_expire() {
         .exec(app.db())
         .await
         .unwrap();
-    let expired = anon
-        .post(app.url("/api/auth/accept-invite"))
-        .json(&json!({"token": late_token, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let expired = app.accept_invite(&anon, &late_token, PASSWORD).await;
     error_body(expired, 400).await;
     // reinvite issues a new working link
     let late_id = other["user"]["id"].as_str().unwrap();
     let re = json(
-        admin
-            .post(app.url(&format!("/api/admin/users/{late_id}/reinvite")))
-            .send()
-            .await
-            .unwrap(),
+        app.post(&admin, &format!("/api/admin/users/{late_id}/reinvite"))
+            .await,
     )
     .await;
     let new_token = re["invite_url"]
@@ -757,14 +537,7 @@ async fn invites_set_a_password_once_and_expire() {
         .next()
         .unwrap()
         .to_string();
-    json(
-        anon.post(app.url("/api/auth/accept-invite"))
-            .json(&json!({"token": new_token, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    json(app.accept_invite(&anon, &new_token, PASSWORD).await).await;
 }
 
 #[tokio::test]
@@ -776,31 +549,12 @@ async fn cookie_mutations_need_the_csrf_header_but_api_keys_do_not() {
         .cookie_store(true)
         .build()
         .unwrap();
-    json(
-        client
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "csrf@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    json(app.try_login(&client, "csrf@example.com", PASSWORD).await).await;
     // reads are fine
-    assert_eq!(
-        client
-            .get(app.url("/api/auth/sessions"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let forged = client
-        .post(app.url("/api/auth/api-keys"))
-        .json(&json!({"name": "x"}))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(app.get(&client, "/api/auth/sessions").await.status(), 200);
+    let forged = app
+        .post_json(&client, "/api/auth/api-keys", json!({"name": "x"}))
+        .await;
     assert_eq!(
         error_body(forged, 403).await["detail"],
         "CSRF validation failed"
@@ -822,13 +576,8 @@ async fn cookie_mutations_need_the_csrf_header_but_api_keys_do_not() {
         .unwrap();
     let key = json(same_origin).await["key"].as_str().unwrap().to_string();
     let with_key = app
-        .anonymous()
-        .post(app.url("/api/auth/api-keys"))
-        .bearer_auth(&key)
-        .json(&json!({"name": "y"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_with_key(&key, "/api/auth/api-keys", json!({"name": "y"}))
+        .await;
     json(with_key).await;
 }
 
@@ -844,12 +593,9 @@ async fn malformed_and_oversized_bodies_get_json_errors() {
         .await
         .unwrap();
     error_body(malformed, 400).await;
-    let missing_field = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@b.c"}))
-        .send()
-        .await
-        .unwrap();
+    let missing_field = app
+        .post_json(&client, "/api/auth/login", json!({"email": "a@b.c"}))
+        .await;
     error_body(missing_field, 400).await;
     let wrong_type = client
         .post(app.url("/api/auth/login"))
@@ -862,12 +608,7 @@ async fn malformed_and_oversized_bodies_get_json_errors() {
     assert!(status == 400 || status == 415, "{status}");
     error_body(wrong_type, status).await;
     let huge = "x".repeat(2 * 1024 * 1024);
-    let oversized = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@b.c", "password": huge}))
-        .send()
-        .await
-        .unwrap();
+    let oversized = app.try_login(&client, "a@b.c", &huge).await;
     error_body(oversized, 413).await;
     // chunked body without Content-Length
     let stream =
@@ -880,26 +621,12 @@ async fn malformed_and_oversized_bodies_get_json_errors() {
         .await
         .unwrap();
     error_body(chunked, 413).await;
-    let too_long_password = client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"email": "a@b.c", "password": "y".repeat(1025)}))
-        .send()
-        .await
-        .unwrap();
+    let too_long_password = app.try_login(&client, "a@b.c", &"y".repeat(1025)).await;
     error_body(too_long_password, 400).await;
-    let not_found = client
-        .get(app.url("/api/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    let not_found = app.get(&client, "/api/nothing-here").await;
     error_body(not_found, 401).await;
     let key = app.api_key(Role::Viewer, None).await;
-    let not_found = client
-        .get(app.url("/api/nothing-here"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let not_found = app.get_with_key(&key, "/api/nothing-here").await;
     error_body(not_found, 404).await;
 }
 
@@ -915,7 +642,7 @@ async fn browser_page_without_session_redirects_to_login() {
         .unwrap();
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], "/login?next=%2F");
-    let login_page = app.anonymous().get(app.url("/login")).send().await.unwrap();
+    let login_page = app.get(&app.anonymous(), "/login").await;
     assert_eq!(login_page.status(), 200);
     assert!(login_page.text().await.unwrap().contains("Sign in"));
 }
@@ -924,17 +651,10 @@ async fn browser_page_without_session_redirects_to_login() {
 async fn auth_disabled_acts_as_local_admin() {
     let app = TestApp::start_with(|c| c.auth.enabled = false).await;
     let client = app.anonymous();
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = app.me(&client).await;
     assert_eq!(me["auth_enabled"], false);
     assert_eq!(me["role"], "admin");
-    json(
-        client
-            .get(app.url("/api/admin/users"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    app.get_json(&client, "/api/admin/users").await;
 }
 
 #[tokio::test]
@@ -943,72 +663,31 @@ async fn audit_log_records_and_filters() {
     let admin_user = app.user("boss@example.com", Role::Admin).await;
     let admin = app.login("boss@example.com").await;
     let viewer = app.login_as(Role::Viewer).await;
-    error_body(
-        viewer
-            .get(app.url("/api/admin/users"))
-            .send()
-            .await
-            .unwrap(),
-        403,
-    )
-    .await;
-    error_body(viewer.get(app.url("/api/audit")).send().await.unwrap(), 403).await;
+    error_body(app.get(&viewer, "/api/admin/users").await, 403).await;
+    error_body(app.get(&viewer, "/api/audit").await, 403).await;
 
-    let denied = json(
-        admin
-            .get(app.url("/api/audit?event=permission_denied"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let denied = app
+        .get_json(&admin, "/api/audit?event=permission_denied")
+        .await;
     assert_eq!(denied["total"], 2);
     assert_eq!(denied["events"][0]["details"]["permission"], "audit.view");
-    let mine = json(
-        admin
-            .get(app.url(&format!("/api/audit?user={}&limit=1", admin_user.id)))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let mine = app
+        .get_json(
+            &admin,
+            &format!("/api/audit?user={}&limit=1", admin_user.id),
+        )
+        .await;
     assert_eq!(mine["events"].as_array().unwrap().len(), 1);
     assert!(mine["total"].as_u64().unwrap() >= 1);
     assert_eq!(mine["events"][0]["event"], "login_success");
-    let by_email = json(
-        admin
-            .get(app.url("/api/audit?user=BOSS@example.com"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let by_email = app
+        .get_json(&admin, "/api/audit?user=BOSS@example.com")
+        .await;
     assert_eq!(by_email["total"], mine["total"]);
-    let future = json(
-        admin
-            .get(app.url("/api/audit?since=2999-01-01T00:00:00Z"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let future = app
+        .get_json(&admin, "/api/audit?since=2999-01-01T00:00:00Z")
+        .await;
     assert_eq!(future["total"], 0);
-    error_body(
-        admin
-            .get(app.url("/api/audit?limit=0"))
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
-    error_body(
-        admin
-            .get(app.url("/api/audit?since=yesterday"))
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    error_body(app.get(&admin, "/api/audit?limit=0").await, 400).await;
+    error_body(app.get(&admin, "/api/audit?since=yesterday").await, 400).await;
 }

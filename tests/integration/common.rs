@@ -193,14 +193,7 @@ impl TestApp {
 
     /// The status a script holding `key` gets for `GET path`.
     pub async fn status_with_key(&self, key: &str, path: &str) -> u16 {
-        self.anonymous()
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .expect("request")
-            .status()
-            .as_u16()
+        self.get_with_key(key, path).await.status().as_u16()
     }
 
     /// `client` creates an API key from `body` (`name`, `role`, `expires_at`): the

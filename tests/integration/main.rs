@@ -20,6 +20,7 @@ mod pages;
 mod process;
 mod project_paths;
 mod proxy;
+mod requests;
 mod sync;
 mod transform;
 mod two_factor;
