@@ -47,7 +47,7 @@ async fn a_sync_generates_staging_models_and_builds_downstream() {
         ["DE:15.5", "FR:20.0"]
     );
 
-    let models = json(editor.get(app.url("/api/dbt/models")).send().await.unwrap()).await;
+    let models = app.get_json(&editor, "/api/dbt/models").await;
     let names: Vec<&str> = models["models"]
         .as_array()
         .unwrap()
@@ -65,14 +65,7 @@ async fn a_sync_generates_staging_models_and_builds_downstream() {
     assert!(stg["last_run"].is_string());
 
     // the catalog
-    let catalog = json(
-        editor
-            .get(app.url("/api/catalog/models"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let catalog = app.get_json(&editor, "/api/catalog/models").await;
     assert_eq!(catalog["overview"]["model_count"], 2);
     assert_eq!(catalog["sources"][0]["name"], "sales");
     let stg_entry = catalog["models"]
@@ -86,14 +79,9 @@ async fn a_sync_generates_staging_models_and_builds_downstream() {
         stg_entry["test_count"].as_u64().unwrap() >= 1,
         "id gets a unique test: {stg_entry}"
     );
-    let detail = json(
-        editor
-            .get(app.url("/api/catalog/models/stg_sales__sales"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let detail = app
+        .get_json(&editor, "/api/catalog/models/stg_sales__sales")
+        .await;
     let columns: Vec<&str> = detail["columns"]
         .as_array()
         .unwrap()
@@ -123,14 +111,7 @@ async fn a_sync_generates_staging_models_and_builds_downstream() {
     assert_eq!(id_tests[0]["test_type"], "unique");
     assert_eq!(id_tests[0]["status"], "pass");
 
-    let lineage = json(
-        editor
-            .get(app.url("/api/catalog/lineage"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let lineage = app.get_json(&editor, "/api/catalog/lineage").await;
     let edges: Vec<(String, String)> = lineage["edges"]
         .as_array()
         .unwrap()
@@ -153,14 +134,7 @@ async fn a_sync_generates_staging_models_and_builds_downstream() {
         "model.test_project.stg_sales__sales".into(),
         "model.test_project.sales_by_country".into()
     )));
-    let impact = json(
-        editor
-            .get(app.url("/api/catalog/impact/sales"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let impact = app.get_json(&editor, "/api/catalog/impact/sales").await;
     assert_eq!(impact["type"], "source");
     assert_eq!(impact["total_downstream_count"], 2);
     assert_eq!(impact["tree"]["children"][0]["name"], "stg_sales__sales");
@@ -168,36 +142,20 @@ async fn a_sync_generates_staging_models_and_builds_downstream() {
         impact["tree"]["children"][0]["children"][0]["name"],
         "sales_by_country"
     );
-    error_body(
-        editor
-            .get(app.url("/api/catalog/impact/nope"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
-    error_body(
-        editor
-            .get(app.url("/api/catalog/models/bad-name"))
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    error_body(app.get(&editor, "/api/catalog/impact/nope").await, 404).await;
+    error_body(app.get(&editor, "/api/catalog/models/bad-name").await, 400).await;
 
     // docs, served by the product
-    let page = editor.get(app.url("/dbt-docs/")).send().await.unwrap();
+    let page = app.get(&editor, "/dbt-docs/").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("dbt docs"));
-    let manifest = json(editor.get(app.url("/manifest.json")).send().await.unwrap()).await;
+    let manifest = app.get_json(&editor, "/manifest.json").await;
     assert_eq!(
         manifest["metadata"]["dbt_schema_version"],
         "https://schemas.getdbt.com/dbt/manifest/v12.json"
     );
     assert!(manifest["nodes"]["model.test_project.sales_by_country"].is_object());
-    let catalog_json = json(editor.get(app.url("/catalog.json")).send().await.unwrap()).await;
+    let catalog_json = app.get_json(&editor, "/catalog.json").await;
     assert_eq!(
         catalog_json["nodes"]["model.test_project.sales_by_country"]["metadata"]["type"],
         "BASE TABLE"
@@ -281,39 +239,16 @@ async fn running_models_and_failures() {
     .await;
     app.wait_run(&editor, up["run_id"].as_str().unwrap()).await;
 
-    let started = json(
-        editor
-            .post(app.url("/api/dbt/models/totals/run"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let started = json(app.post(&editor, "/api/dbt/models/totals/run").await).await;
     assert_eq!(started["model_name"], "totals");
     let done = app
         .wait_run(&editor, started["run_id"].as_str().unwrap())
         .await;
     assert_eq!(done["status"], "success", "{done}");
     assert_eq!(done["kind"], "transform");
-    error_body(
-        editor
-            .post(app.url("/api/dbt/models/missing/run"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    error_body(app.post(&editor, "/api/dbt/models/missing/run").await, 404).await;
     let viewer = app.login_as(Role::Viewer).await;
-    error_body(
-        viewer
-            .post(app.url("/api/dbt/models/totals/run"))
-            .send()
-            .await
-            .unwrap(),
-        403,
-    )
-    .await;
+    error_body(app.post(&viewer, "/api/dbt/models/totals/run").await, 403).await;
 
     // a broken model fails alone; the rest still builds
     write_model(
@@ -332,12 +267,9 @@ async fn running_models_and_failures() {
     let status = app.model_statuses(&editor).await;
     assert_eq!(status["broken"], "error", "{status:?}");
     assert_eq!(status["totals"], "success", "{status:?}");
-    let bad = editor
-        .post(app.url("/api/dbt/run"))
-        .json(&json!({"command": "explode"}))
-        .send()
-        .await
-        .unwrap();
+    let bad = app
+        .post_json(&editor, "/api/dbt/run", json!({"command": "explode"}))
+        .await;
     error_body(bad, 400).await;
 }
 
@@ -345,23 +277,11 @@ async fn running_models_and_failures() {
 async fn without_artifacts_the_catalog_says_so() {
     let app = TestApp::start().await;
     let viewer = app.login_as(Role::Viewer).await;
-    let models = json(viewer.get(app.url("/api/dbt/models")).send().await.unwrap()).await;
+    let models = app.get_json(&viewer, "/api/dbt/models").await;
     assert_eq!(models["models"], json!([]));
-    let body = error_body(
-        viewer
-            .get(app.url("/api/catalog/lineage"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    let body = error_body(app.get(&viewer, "/api/catalog/lineage").await, 404).await;
     assert!(body["detail"].as_str().unwrap().contains("Run dbt first"));
-    error_body(
-        viewer.get(app.url("/manifest.json")).send().await.unwrap(),
-        404,
-    )
-    .await;
+    error_body(app.get(&viewer, "/manifest.json").await, 404).await;
 }
 
 /// Both conflict rules (one transform at a time; one sync per source) are checked under
@@ -381,13 +301,8 @@ async fn concurrent_requests_start_one_transform_and_one_sync_per_source() {
     )
     .await;
 
-    let dbt_runs = (0..6).map(|_| editor.post(app.url("/api/dbt/run")).json(&json!({})).send());
-    let syncs = (0..6).map(|_| {
-        editor
-            .post(app.url("/api/sources/sales/sync"))
-            .json(&json!({}))
-            .send()
-    });
+    let dbt_runs = (0..6).map(|_| app.post_json(&editor, "/api/dbt/run", json!({})));
+    let syncs = (0..6).map(|_| app.post_json(&editor, "/api/sources/sales/sync", json!({})));
     let (dbt_runs, syncs) = tokio::join!(
         futures::future::join_all(dbt_runs),
         futures::future::join_all(syncs)
@@ -399,7 +314,6 @@ async fn concurrent_requests_start_one_transform_and_one_sync_per_source() {
         let mut accepted = Vec::new();
         let mut refused = Vec::new();
         for answer in answers {
-            let answer = answer.unwrap();
             match answer.status().as_u16() {
                 200 => accepted.push(json(answer).await[id_field].as_str().unwrap().to_string()),
                 _ => refused.push(error_body(answer, 409).await),
@@ -457,8 +371,8 @@ async fn artifacts_are_read_from_the_projects_target_path() {
 
     let statuses = app.model_statuses(&editor).await;
     assert_eq!(statuses["stg_sales__sales"], "success", "{statuses:?}");
-    let manifest = editor.get(app.url("/manifest.json")).send().await.unwrap();
+    let manifest = app.get(&editor, "/manifest.json").await;
     assert_eq!(manifest.status(), 200);
-    let status = json(editor.get(app.url("/api/status")).send().await.unwrap()).await;
+    let status = app.get_json(&editor, "/api/status").await;
     assert_eq!(status["services"]["dbt_docs"], "healthy", "{status}");
 }

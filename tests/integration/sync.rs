@@ -29,7 +29,7 @@ async fn editor_app(sources: &str) -> (TestApp, reqwest::Client) {
 #[tokio::test]
 async fn upload_and_sync_end_to_end() {
     let (app, client) = editor_app(SALES).await;
-    let before = json(client.get(app.url("/api/sources")).send().await.unwrap()).await;
+    let before = app.get_json(&client, "/api/sources").await;
     assert_eq!(before[0]["status"], "not_synced");
     assert_eq!(before[0]["freshness"]["status"], "never_synced");
 
@@ -64,7 +64,7 @@ async fn upload_and_sync_end_to_end() {
         ["0"]
     );
 
-    let list = json(client.get(app.url("/api/sources")).send().await.unwrap()).await;
+    let list = app.get_json(&client, "/api/sources").await;
     let sales = &list[0];
     assert_eq!(sales["status"], "synced");
     assert_eq!(sales["row_count"], 2);
@@ -72,38 +72,17 @@ async fn upload_and_sync_end_to_end() {
     assert_eq!(sales["freshness"]["status"], "synced");
     assert_eq!(sales["freshness"]["days_old"], 0);
 
-    let details = json(
-        client
-            .get(app.url("/api/sources/sales/details"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let details = app.get_json(&client, "/api/sources/sales/details").await;
     assert_eq!(details["history"][0]["status"], "success");
     assert_eq!(details["history"][0]["details"]["files_new"][0], "jan.csv");
     assert_eq!(details["config"]["csv"]["directory"], "data/uploads/sales");
 
-    let files = json(
-        client
-            .get(app.url("/api/sources/sales/csv-files"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let files = app.get_json(&client, "/api/sources/sales/csv-files").await;
     assert_eq!(files["files_on_disk"], 1);
     assert_eq!(files["files"][0]["status"], "loaded");
     assert_eq!(files["files"][0]["rows_loaded"], 2);
 
-    let logs = json(
-        client
-            .get(app.url("/api/sources/sales/logs"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let logs = app.get_json(&client, "/api/sources/sales/logs").await;
     assert!(
         logs.as_array()
             .unwrap()
@@ -111,24 +90,10 @@ async fn upload_and_sync_end_to_end() {
             .any(|l| l["message"].as_str().unwrap().starts_with("Sync completed")),
         "{logs}"
     );
-    let all = json(
-        client
-            .get(app.url("/api/logs?limit=2"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let all = app.get_json(&client, "/api/logs?limit=2").await;
     assert_eq!(all.as_array().unwrap().len(), 2);
 
-    let health = json(
-        client
-            .get(app.url("/api/health/platform"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let health = app.get_json(&client, "/api/health/platform").await;
     assert_eq!(health["database"]["raw_tables"], 1);
     assert_eq!(health["total_sources"], 1);
 }
@@ -267,17 +232,10 @@ async fn a_broken_file_fails_the_sync_and_changes_nothing() {
             .await,
         ["1,2"]
     );
-    let sources = json(client.get(app.url("/api/sources")).send().await.unwrap()).await;
+    let sources = app.get_json(&client, "/api/sources").await;
     assert_eq!(sources[0]["status"], "failed");
     assert_eq!(sources[0]["row_count"], 2);
-    let health = json(
-        client
-            .get(app.url("/api/health/platform"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let health = app.get_json(&client, "/api/health/platform").await;
     assert_eq!(health["sync_failures"][0]["source"], "sales");
 
     // fixing the file makes the next sync succeed with both changes
@@ -350,30 +308,20 @@ async fn a_second_sync_of_a_running_source_gets_409() {
     });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let first = json(
-        client
-            .post(app.url("/api/sources/sales/sync"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(&client, "/api/sources/sales/sync", json!({}))
+            .await,
     )
     .await;
-    let second = client
-        .post(app.url("/api/sources/sales/sync"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let second = app
+        .post_json(&client, "/api/sources/sales/sync", json!({}))
+        .await;
     let body = error_body(second, 409).await;
     assert_eq!(body["run_id"], first["record_id"]);
-    let trigger = client
-        .post(app.url("/api/sync/trigger"))
-        .json(&json!({"sources": ["sales"]}))
-        .send()
-        .await
-        .unwrap();
+    let trigger = app
+        .post_json(&client, "/api/sync/trigger", json!({"sources": ["sales"]}))
+        .await;
     error_body(trigger, 409).await;
-    let listed = json(client.get(app.url("/api/sources")).send().await.unwrap()).await;
+    let listed = app.get_json(&client, "/api/sources").await;
     assert_eq!(listed[0]["status"], "syncing");
     release_tx.send(()).unwrap();
     holder.await.unwrap().unwrap();
@@ -537,14 +485,7 @@ async fn deleting_files_is_confined_to_the_source_directory() {
         .unwrap();
     error_body(missing, 404).await;
 
-    let list = json(
-        client
-            .get(app.url("/api/sources/sales/csv-files"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list = app.get_json(&client, "/api/sources/sales/csv-files").await;
     let a_path = list["files"]
         .as_array()
         .unwrap()
@@ -603,71 +544,44 @@ async fn sync_requests_are_validated() {
             400,
         ),
     ] {
-        let r = client
-            .post(app.url("/api/sources/sales/sync"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = app
+            .post_json(&client, "/api/sources/sales/sync", body)
+            .await;
         error_body(r, status).await;
     }
     error_body(
-        client
-            .post(app.url("/api/sources/ghost/sync"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(&client, "/api/sources/ghost/sync", json!({}))
+            .await,
         404,
     )
     .await;
     error_body(
-        client
-            .post(app.url("/api/sources/off/sync"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(&client, "/api/sources/off/sync", json!({}))
+            .await,
         400,
     )
     .await;
     error_body(
-        client
-            .post(app.url("/api/sync/trigger"))
-            .json(&json!({"sources": []}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(&client, "/api/sync/trigger", json!({"sources": []}))
+            .await,
         400,
     )
     .await;
     error_body(
-        client
-            .post(app.url("/api/sync/trigger"))
-            .json(&json!({"sources": ["sales", "ghost"]}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(
+            &client,
+            "/api/sync/trigger",
+            json!({"sources": ["sales", "ghost"]}),
+        )
+        .await,
         404,
     )
     .await;
-    error_body(
-        client
-            .get(app.url("/api/sync/status/nope"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    error_body(app.get(&client, "/api/sync/status/nope").await, 404).await;
     let viewer = app.login_as(Role::Viewer).await;
     error_body(
-        viewer
-            .post(app.url("/api/sources/sales/sync"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(&viewer, "/api/sources/sales/sync", json!({}))
+            .await,
         403,
     )
     .await;
@@ -678,7 +592,7 @@ async fn sync_requests_are_validated() {
         "version: \"1.0\"\nsources:\n  - {name: s, type: csv, csv: {directory: d}, colour: red}\n",
     )
     .unwrap();
-    let r = client.get(app.url("/api/sources")).send().await.unwrap();
+    let r = app.get(&client, "/api/sources").await;
     assert!(
         error_body(r, 400).await["detail"]
             .as_str()
@@ -722,14 +636,7 @@ async fn websocket_streams_sync_events_to_signed_in_clients_only() {
     let hello: Value =
         serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(hello["type"], "connected");
-    let spec = json(
-        client
-            .get(app.url("/api/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let spec = app.get_json(&client, "/api/openapi.json").await;
     assert_is_published_event(&spec, &hello);
 
     json(
@@ -810,7 +717,7 @@ fn assert_is_published_event(spec: &Value, event: &Value) {
 #[tokio::test]
 async fn source_statuses_are_cached_until_something_changes() {
     let (app, client) = editor_app(SALES).await;
-    let list = || async { json(client.get(app.url("/api/sources")).send().await.unwrap()).await };
+    let list = || async { app.get_json(&client, "/api/sources").await };
     let first = list().await;
     assert_eq!(first[0]["status"], "not_synced");
     let warehouse = app.server.state.warehouse.clone();

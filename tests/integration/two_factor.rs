@@ -7,20 +7,17 @@ use dango::auth::totp::{code_at, now_unix};
 use serde_json::{Value, json};
 
 async fn enroll(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>) {
-    let wrong = client
-        .post(app.url("/api/auth/2fa/setup"))
-        .json(&json!({"password": "wrong-password-1"}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = app
+        .post_json(
+            client,
+            "/api/auth/2fa/setup",
+            json!({"password": "wrong-password-1"}),
+        )
+        .await;
     assert_eq!(error_body(wrong, 400).await["detail"], "Invalid password");
     let setup = json(
-        client
-            .post(app.url("/api/auth/2fa/setup"))
-            .json(&json!({"password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(client, "/api/auth/2fa/setup", json!({"password": PASSWORD}))
+            .await,
     )
     .await;
     let secret = setup["secret"].as_str().unwrap().to_string();
@@ -38,23 +35,24 @@ async fn enroll(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
     assert_eq!(codes.len(), 10);
-    let bad = client
-        .post(app.url("/api/auth/2fa/verify-setup"))
-        .json(&json!({"code": "000000"}))
-        .send()
-        .await
-        .unwrap();
+    let bad = app
+        .post_json(
+            client,
+            "/api/auth/2fa/verify-setup",
+            json!({"code": "000000"}),
+        )
+        .await;
     assert_eq!(
         error_body(bad, 400).await["detail"],
         "Invalid verification code"
     );
     json(
-        client
-            .post(app.url("/api/auth/2fa/verify-setup"))
-            .json(&json!({"code": code_at(&secret, now_unix()).unwrap()}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(
+            client,
+            "/api/auth/2fa/verify-setup",
+            json!({"code": code_at(&secret, now_unix()).unwrap()}),
+        )
+        .await,
     )
     .await;
     (secret, codes)
@@ -62,15 +60,7 @@ async fn enroll(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>
 
 async fn password_step(app: &TestApp, email: &str) -> reqwest::Client {
     let client = app.browser();
-    let body = json(
-        client
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let body = json(app.try_login(&client, email, PASSWORD).await).await;
     assert_eq!(body["status"], "2fa_required");
     assert_eq!(body["requires_2fa"], true);
     assert!(body["user"].is_null());
@@ -78,12 +68,8 @@ async fn password_step(app: &TestApp, email: &str) -> reqwest::Client {
 }
 
 async fn verify(app: &TestApp, client: &reqwest::Client, code: &str) -> reqwest::Response {
-    client
-        .post(app.url("/api/auth/2fa/verify"))
-        .json(&json!({"code": code}))
-        .send()
+    app.post_json(client, "/api/auth/2fa/verify", json!({"code": code}))
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -92,17 +78,13 @@ async fn totp_login_refuses_replays_and_partial_sessions_grant_nothing() {
     app.user("two@example.com", Role::Editor).await;
     let client = app.login("two@example.com").await;
     let (secret, _) = enroll(&app, &client).await;
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = app.me(&client).await;
     assert_eq!(me["user"]["totp_enabled"], true);
 
     let partial = password_step(&app, "two@example.com").await;
     // a partial session is not a login
-    error_body(
-        partial.get(app.url("/api/config")).send().await.unwrap(),
-        401,
-    )
-    .await;
-    let me = json(partial.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    error_body(app.get(&partial, "/api/config").await, 401).await;
+    let me = app.me(&partial).await;
     assert_eq!(me["authenticated"], false);
 
     // The setup code consumed the current step: the same code is a replay.
@@ -117,15 +99,7 @@ async fn totp_login_refuses_replays_and_partial_sessions_grant_nothing() {
     let ok: Value = json(verify(&app, &partial, &next_code).await).await;
     assert_eq!(ok["status"], "ok");
     assert_eq!(ok["user"]["email"], "two@example.com");
-    assert_eq!(
-        partial
-            .get(app.url("/api/config"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get(&partial, "/api/config").await.status(), 200);
 
     // a second login cannot reuse that code
     let again = password_step(&app, "two@example.com").await;
@@ -163,14 +137,9 @@ async fn recovery_codes_are_single_use_and_five_wrong_codes_end_the_attempt() {
     error_body(verify(&app, &partial, &right).await, 401).await;
 
     let admin = app.login_as(Role::Admin).await;
-    let audit = json(
-        admin
-            .get(app.url("/api/audit?event=recovery_code_used"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let audit = app
+        .get_json(&admin, "/api/audit?event=recovery_code_used")
+        .await;
     assert_eq!(audit["total"], 2);
 }
 
@@ -179,12 +148,13 @@ async fn setup_guards_disable_and_regenerate() {
     let app = TestApp::start().await;
     app.user("guard@example.com", Role::Admin).await;
     let client = app.login("guard@example.com").await;
-    let no_setup = client
-        .post(app.url("/api/auth/2fa/verify-setup"))
-        .json(&json!({"code": "123456"}))
-        .send()
-        .await
-        .unwrap();
+    let no_setup = app
+        .post_json(
+            &client,
+            "/api/auth/2fa/verify-setup",
+            json!({"code": "123456"}),
+        )
+        .await;
     assert!(
         error_body(no_setup, 400).await["detail"]
             .as_str()
@@ -192,12 +162,13 @@ async fn setup_guards_disable_and_regenerate() {
             .contains("No pending 2FA setup")
     );
     let (secret, old_codes) = enroll(&app, &client).await;
-    let twice = client
-        .post(app.url("/api/auth/2fa/setup"))
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let twice = app
+        .post_json(
+            &client,
+            "/api/auth/2fa/setup",
+            json!({"password": PASSWORD}),
+        )
+        .await;
     assert!(
         error_body(twice, 400).await["detail"]
             .as_str()
@@ -207,12 +178,12 @@ async fn setup_guards_disable_and_regenerate() {
 
     let now = now_unix();
     let regenerated = json(
-        client
-            .post(app.url("/api/auth/2fa/regenerate-recovery"))
-            .json(&json!({"password": PASSWORD, "code": code_at(&secret, now + 30).unwrap()}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(
+            &client,
+            "/api/auth/2fa/regenerate-recovery",
+            json!({"password": PASSWORD, "code": code_at(&secret, now + 30).unwrap()}),
+        )
+        .await,
     )
     .await;
     let new_codes = regenerated["recovery_codes"].as_array().unwrap();
@@ -222,20 +193,21 @@ async fn setup_guards_disable_and_regenerate() {
     error_body(verify(&app, &partial, &old_codes[0]).await, 400).await;
     json(verify(&app, &partial, new_codes[0].as_str().unwrap()).await).await;
 
-    let bad = client
-        .post(app.url("/api/auth/2fa/disable"))
-        .json(&json!({"password": "nope-nope-1"}))
-        .send()
-        .await
-        .unwrap();
+    let bad = app
+        .post_json(
+            &client,
+            "/api/auth/2fa/disable",
+            json!({"password": "nope-nope-1"}),
+        )
+        .await;
     error_body(bad, 400).await;
     json(
-        client
-            .post(app.url("/api/auth/2fa/disable"))
-            .json(&json!({"password": PASSWORD}))
-            .send()
-            .await
-            .unwrap(),
+        app.post_json(
+            &client,
+            "/api/auth/2fa/disable",
+            json!({"password": PASSWORD}),
+        )
+        .await,
     )
     .await;
     app.login("guard@example.com").await;
