@@ -4,14 +4,23 @@ use serde_json::Value;
 
 use crate::common::{TestApp, json};
 
+/// Sends `request`; a request that cannot be sent fails the test, naming it.
+async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    let described = request
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map(|r| format!("{} {}", r.method(), r.url().path()))
+        .unwrap_or_default();
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{described}: {e}"))
+}
+
 impl TestApp {
     /// `client` opens `GET path`.
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
-        client
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        send(client.get(self.url(path))).await
     }
 
     /// `client` reads `GET path`, which must succeed, and gets its JSON body.
@@ -21,11 +30,7 @@ impl TestApp {
 
     /// `client` sends `POST path` without a body.
     pub async fn post(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
-        client
-            .post(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        send(client.post(self.url(path))).await
     }
 
     /// `client` sends `POST path` with the JSON `body`.
@@ -35,12 +40,7 @@ impl TestApp {
         path: &str,
         body: Value,
     ) -> reqwest::Response {
-        client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        send(client.post(self.url(path)).json(&body)).await
     }
 
     /// `client` sends `PUT path` with the JSON `body`.
@@ -50,31 +50,17 @@ impl TestApp {
         path: &str,
         body: Value,
     ) -> reqwest::Response {
-        client
-            .put(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+        send(client.put(self.url(path)).json(&body)).await
     }
 
     /// `client` sends `DELETE path`.
     pub async fn delete(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
-        client
-            .delete(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+        send(client.delete(self.url(path))).await
     }
 
     /// A script holding the API key `key` opens `GET path` (no cookies).
     pub async fn get_with_key(&self, key: &str, path: &str) -> reqwest::Response {
-        self.anonymous()
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path} with key: {e}"))
+        send(self.anonymous().get(self.url(path)).bearer_auth(key)).await
     }
 
     /// A script holding the API key `key` sends `POST path` with the JSON `body`.
@@ -84,13 +70,13 @@ impl TestApp {
         path: &str,
         body: Value,
     ) -> reqwest::Response {
-        self.anonymous()
-            .post(self.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path} with key: {e}"))
+        send(
+            self.anonymous()
+                .post(self.url(path))
+                .bearer_auth(key)
+                .json(&body),
+        )
+        .await
     }
 
     /// `client` asks who it is (`GET /api/auth/me`), which must succeed.
@@ -141,12 +127,12 @@ impl TestApp {
         confirm_email: &str,
     ) -> reqwest::Response {
         let path = format!("/api/admin/users/{user_id}");
-        client
-            .delete(self.url(&path))
-            .query(&[("confirm_email", confirm_email)])
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+        send(
+            client
+                .delete(self.url(&path))
+                .query(&[("confirm_email", confirm_email)]),
+        )
+        .await
     }
 
     /// `client` accepts the invite `token`, choosing `password`.
