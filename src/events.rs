@@ -188,17 +188,38 @@ pub struct DbtTestFailedEvent {
     pub error: String,
 }
 
-/// One message on `/ws`.
-#[derive(Clone, Debug, Serialize)]
+/// One message on `/ws`; on the wire also `event`, the kind again (see [`Wire`]).
+#[derive(Clone, Debug)]
 pub struct Event {
-    #[serde(flatten)]
     pub body: EventBody,
-    /// The kind again, for clients of the original (which read `event`).
-    pub event: &'static str,
     /// The run the event belongs to, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     pub timestamp: DateTime<Utc>,
+}
+
+/// How an [`Event`] is written: `event` is derived from the body, so it cannot disagree
+/// with `type`.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(flatten)]
+    body: &'a EventBody,
+    /// The kind again, for clients of the original (which read `event`).
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: &'a Option<String>,
+    timestamp: &'a DateTime<Utc>,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Wire {
+            body: &self.body,
+            event: self.body.name(),
+            run_id: &self.run_id,
+            timestamp: &self.timestamp,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// The fields every event carries besides its own, published with each kind.
@@ -215,10 +236,8 @@ pub struct Envelope {
 
 impl Event {
     pub fn new(body: impl Into<EventBody>) -> Self {
-        let body = body.into();
         Self {
-            event: body.name(),
-            body,
+            body: body.into(),
             run_id: None,
             timestamp: Utc::now(),
         }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -12,6 +12,7 @@ use crate::auth::rate_limit::RateLimiter;
 use crate::config::{ProjectConfig, ProjectPaths};
 use crate::events::EventBus;
 use crate::runs::queue::JobQueue;
+use crate::util::{FileStamp, file_stamp};
 use crate::warehouse::Warehouse;
 
 /// `project.yml`, re-read when the file changes (checked at most every 2 s), so
@@ -23,7 +24,7 @@ pub struct ConfigHandle {
 
 struct LoadedConfig {
     config: Arc<ProjectConfig>,
-    modified: Option<SystemTime>,
+    stamp: FileStamp,
     checked: Instant,
 }
 
@@ -36,7 +37,7 @@ impl ConfigHandle {
             path: path.to_path_buf(),
             current: RwLock::new(LoadedConfig {
                 config: Arc::new(config),
-                modified: modified_time(path),
+                stamp: file_stamp(path),
                 checked: Instant::now(),
             }),
         })
@@ -51,9 +52,9 @@ impl ConfigHandle {
         }
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         current.checked = Instant::now();
-        let modified = modified_time(&self.path);
-        if modified != current.modified {
-            current.modified = modified;
+        let stamp = file_stamp(&self.path);
+        if stamp != current.stamp {
+            current.stamp = stamp;
             match ProjectConfig::load(&self.path) {
                 Ok(config) => current.config = Arc::new(config),
                 Err(err) => tracing::warn!("keeping the previous configuration: {err}"),
@@ -61,10 +62,6 @@ impl ConfigHandle {
         }
         current.config.clone()
     }
-}
-
-fn modified_time(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Everything request handlers and background work share.
@@ -83,7 +80,7 @@ pub struct AppState {
     /// dbt's artifacts as last parsed.
     artifacts: crate::transform::artifact_model::ArtifactsCache,
     /// dbt's target directory, by the size and modification time of `dbt_project.yml`.
-    target_dir: Mutex<Option<(crate::util::FileStamp, PathBuf)>>,
+    target_dir: Mutex<Option<(FileStamp, PathBuf)>>,
     /// Sessions and API keys validated moments ago.
     pub credentials: crate::auth::credentials::CredentialCache,
     /// Unfinished runs, reloaded after each write to them.
@@ -154,7 +151,7 @@ impl AppState {
     /// Where dbt writes its artifacts (`target-path` of `dbt_project.yml`), read again only
     /// when that file changes: status polls ask for it on every request.
     pub fn dbt_target_dir(&self) -> PathBuf {
-        let stamp = crate::util::file_stamp(&self.paths.dbt_dir().join("dbt_project.yml"));
+        let stamp = file_stamp(&self.paths.dbt_dir().join("dbt_project.yml"));
         let mut current = self.target_dir.lock().unwrap_or_else(|e| e.into_inner());
         match current.as_ref() {
             Some((seen, dir)) if *seen == stamp && stamp.is_some() => dir.clone(),

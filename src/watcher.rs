@@ -14,7 +14,7 @@ use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
-use crate::jobs::{self, Requester, RunRequest, SyncRequest};
+use crate::jobs::{self, Requester, RunDeps, RunRequest, SyncRequest};
 use crate::runs::Trigger;
 use crate::state::AppState;
 use crate::util::glob;
@@ -207,7 +207,7 @@ async fn trigger(state: &Arc<AppState>, changed: &BTreeSet<PathBuf>) -> bool {
         ..Default::default()
     });
     let requester = Requester::system(Trigger::Watcher, None);
-    match jobs::start(crate::jobs::RunDeps::of(state), request, &requester).await {
+    match jobs::start(RunDeps::of(state), request, &requester).await {
         Ok(run) => {
             state.watcher.update(|s| {
                 s.last_sync_at = Some(Utc::now());

@@ -15,7 +15,7 @@ use crate::catalog::{self, DbtModelList};
 use crate::error::code;
 use crate::events::{DbtRunStartedEvent, Event};
 use crate::jobs::transform::TransformSpec;
-use crate::jobs::{Requester, RunRequest};
+use crate::jobs::{Requester, RunDeps, RunRequest};
 use crate::state::AppState;
 use crate::{Error, Result, jobs};
 
@@ -58,7 +58,7 @@ async fn submit(
     spec: TransformSpec,
 ) -> Result<dango_entity::job_runs::Model> {
     jobs::start(
-        crate::jobs::RunDeps::of(state),
+        RunDeps::of(state),
         RunRequest::Transform(spec),
         &Requester::principal(principal),
     )

@@ -13,7 +13,7 @@ use super::context::Caller;
 use super::sources::HistoryEntry;
 use crate::auth::Principal;
 use crate::error::code;
-use crate::jobs::{Requester, RunRequest, SyncRequest};
+use crate::jobs::{Requester, RunDeps, RunRequest, SyncRequest};
 use crate::runs;
 use crate::sources::history;
 use crate::state::AppState;
@@ -119,7 +119,7 @@ async fn start_sync(
     let start_date = parse_date(request.start_date.as_deref(), "start_date")?;
     let end_date = parse_date(request.end_date.as_deref(), "end_date")?;
     jobs::start(
-        crate::jobs::RunDeps::of(state),
+        RunDeps::of(state),
         RunRequest::Sync(SyncRequest {
             sources: names.to_vec(),
             full_refresh: request.full_refresh,

@@ -5,14 +5,12 @@
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem::web::websocket::{Message, WebSocket};
 use poem::{IntoResponse, Request, Response, handler};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::error::error_response;
-use crate::error::code;
+use crate::error::{Error, code};
 use crate::events::{ConnectedEvent, Event, EventsDroppedEvent};
 use crate::state::AppState;
 
@@ -37,12 +35,9 @@ fn same_origin(req: &Request) -> bool {
 #[handler]
 pub async fn socket(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Response {
     if !same_origin(req) {
-        return error_response(
-            StatusCode::FORBIDDEN,
-            code::WEBSOCKET_ORIGIN,
-            "WebSocket origin not allowed",
-            None,
-        );
+        return Error::forbidden("WebSocket origin not allowed")
+            .with_code(code::WEBSOCKET_ORIGIN)
+            .to_response();
     }
     let mut events = state.events.subscribe();
     ws.on_upgrade(move |socket| async move {

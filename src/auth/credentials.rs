@@ -7,8 +7,9 @@
 //!   depend on the clock (session expiry and idle time, key expiry) run on every use;
 //! - every change to who may do what goes through a request that is not a read (logout,
 //!   revoking a key, deactivating a user, changing a role or password), and the guard
-//!   calls [`CredentialCache::invalidate`] before and after each of those, so the change
-//!   holds for every request that starts after it answered;
+//!   calls [`CredentialCache::invalidate`] once each of those has answered; an entry
+//!   read before that is never stored after it (the generation check in `remember`), so
+//!   the change holds for every request that starts after it answered;
 //! - a change made by another process (the `dango auth` CLI writes the database
 //!   directly) holds within `MAX_AGE`, and the CLI waits that long before it returns.
 

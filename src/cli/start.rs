@@ -65,7 +65,7 @@ pub async fn start(
 
 /// On the demo's first start, sync every source so there is data to look at.
 async fn sync_demo_once(state: &crate::state::AppState) {
-    use crate::jobs::{Requester, RunRequest, SyncRequest};
+    use crate::jobs::{Requester, RunDeps, RunRequest, SyncRequest};
     use crate::runs::Trigger;
     let Ok(config) = crate::sources::load(&state.paths) else {
         return;
@@ -88,7 +88,7 @@ async fn sync_demo_once(state: &crate::state::AppState) {
         ..Default::default()
     });
     let requester = Requester::system(Trigger::Cli, Some("demo"));
-    match crate::jobs::start(crate::jobs::RunDeps::of(state), request, &requester).await {
+    match crate::jobs::start(RunDeps::of(state), request, &requester).await {
         Ok(_) => println!("Loading the demo data ({})…", never_synced.join(", ")),
         Err(err) => eprintln!("could not start the demo sync: {}", err.message),
     }

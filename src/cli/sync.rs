@@ -156,7 +156,7 @@ async fn in_process(
     let app = App::open(root).await?;
     let state = app.state().clone();
     let run = jobs::start::record(
-        crate::jobs::RunDeps::of(&state),
+        jobs::RunDeps::of(&state),
         jobs::RunRequest::Sync(jobs::SyncRequest {
             sources: sources.to_vec(),
             full_refresh: args.full_refresh,
