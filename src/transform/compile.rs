@@ -52,8 +52,8 @@ fn render(
 ) -> Result<Rendered, TransformError> {
     let mut scope = manifest.scope(node, Mode::Compile, resolver.clone());
     scope.is_incremental = is_incremental;
-    scope.connection = connection;
-    let (result, scope) = manifest.templates.render(
+    scope.connection = connection.map(std::sync::Mutex::new);
+    let (result, rendered) = manifest.templates.render(
         &node.original_file_path,
         &node.raw_code,
         node.line_offset,
@@ -65,8 +65,7 @@ fn render(
         line: err.line,
         message: err.message,
     })?;
-    let captured = scope.captured.into_inner();
-    Ok((sql, captured.ephemerals, scope.connection))
+    Ok((sql, rendered.captured.ephemerals, rendered.connection))
 }
 
 /// Depth-first: an ephemeral's own ephemerals come before it.

@@ -41,8 +41,7 @@ pub(super) fn operation_hooks(
             this: None,
             is_incremental: false,
             config: Default::default(),
-            captured: Default::default(),
-            connection: conn.try_clone().ok(),
+            connection: conn.try_clone().ok().map(std::sync::Mutex::new),
         };
         let (rendered, _) = manifest.templates.render_snippet(hook, scope);
         let outcome = rendered
@@ -87,7 +86,7 @@ pub(super) fn run_node_hooks(
 ) -> Result<(), TransformError> {
     for hook in node.config.hooks(key) {
         let mut scope = manifest.scope(node, Mode::Compile, resolver.clone());
-        scope.connection = conn.try_clone().ok();
+        scope.connection = conn.try_clone().ok().map(std::sync::Mutex::new);
         let (rendered, _) = manifest.templates.render_snippet(&hook, scope);
         let sql = rendered.map_err(|message| TransformError::Compilation {
             node: node.unique_id.clone(),

@@ -1,14 +1,15 @@
 //! Rendering dbt's Jinja with minijinja. The dbt context (`ref`, `source`, `config`,
 //! `var`, `env_var`, `target`, `this`, `is_incremental`, `adapter`, `run_query`, …) is
-//! provided by global functions and objects that read the node being rendered from a
-//! thread-local scope, so project macros (all in one `__macros__` template, imported on
-//! the first line of every node's template) see the same context as the node itself.
+//! carried by the render itself: the node being rendered sits in the template's root
+//! context (`__dango_node`, next to `this`, `model`, `target`, `config`, `adapter` and
+//! `execute`), and the functions find it through minijinja's `State`. A macro call runs in
+//! its caller's state over the same root context, so project macros (all in one
+//! `__macros__` template, imported on the first line of every node's template) see the
+//! node exactly as the node's own code does.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use minijinja::value::{Kwargs, Object, ObjectRepr, Rest, Value as JValue};
 use minijinja::{Environment, Error as JError, ErrorKind, State, UndefinedBehavior};
@@ -67,56 +68,107 @@ pub struct Scope {
     pub is_incremental: bool,
     /// The node's effective configuration (compile mode), for `config.get`.
     pub config: Map<String, Value>,
-    pub captured: RefCell<Captured>,
-    /// A warehouse connection for `run_query` and `adapter` lookups (compile mode).
+    /// A warehouse connection for `run_query` and `adapter` lookups (compile mode),
+    /// behind a lock because minijinja values are shared between threads.
+    pub connection: Option<Mutex<duckdb::Connection>>,
+}
+
+/// What a render leaves behind: what the node's code captured and the connection it
+/// was lent.
+pub struct Rendered {
+    pub captured: Captured,
     pub connection: Option<duckdb::Connection>,
 }
 
-thread_local! {
-    static SCOPE: RefCell<Option<Rc<Scope>>> = const { RefCell::new(None) };
+/// The key under which the node sits in a render's root context.
+const NODE_KEY: &str = "__dango_node";
+
+/// The node as the render's context carries it: its fixed facts, plus what rendering
+/// records (behind a lock, since minijinja values are shared between threads).
+struct NodeContext {
+    scope: Scope,
+    captured: Mutex<Captured>,
 }
 
-fn scope() -> Result<Rc<Scope>, JError> {
-    SCOPE.with(|s| s.borrow().clone()).ok_or_else(|| {
-        JError::new(
-            ErrorKind::InvalidOperation,
-            "dbt context used outside of a node",
-        )
-    })
-}
+#[derive(Clone)]
+struct NodeRef(Arc<NodeContext>);
 
-/// Runs `work` with `scope` as the current node.
-pub fn with_scope<T>(scope: Scope, work: impl FnOnce() -> T) -> (T, Scope) {
-    let scope = Rc::new(scope);
-    SCOPE.with(|s| *s.borrow_mut() = Some(scope.clone()));
-    let result = work();
-    SCOPE.with(|s| *s.borrow_mut() = None);
-    let scope = Rc::try_unwrap(scope).unwrap_or_else(|_| panic_free_clone());
-    (result, scope)
-}
-
-/// A scope whose Rc is still shared cannot be unwrapped; that only happens if a template
-/// leaked a reference, which our objects never do. Return an empty scope then.
-fn panic_free_clone() -> Scope {
-    Scope {
-        mode: Mode::Parse,
-        resolver: Arc::new(Resolver::default()),
-        target: Target {
-            name: String::new(),
-            schema: String::new(),
-            database: String::new(),
-            threads: 1,
-            profile_name: String::new(),
-        },
-        unique_id: String::new(),
-        name: String::new(),
-        resource_type: String::new(),
-        this: None,
-        is_incremental: false,
-        config: Map::new(),
-        captured: RefCell::new(Captured::default()),
-        connection: None,
+impl fmt::Debug for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<node {}>", self.0.scope.unique_id)
     }
+}
+
+impl Object for NodeRef {}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl NodeRef {
+    fn new(scope: Scope) -> Self {
+        NodeRef(Arc::new(NodeContext {
+            scope,
+            captured: Mutex::new(Captured::default()),
+        }))
+    }
+
+    fn scope(&self) -> &Scope {
+        &self.0.scope
+    }
+
+    fn captured(&self) -> MutexGuard<'_, Captured> {
+        locked(&self.0.captured)
+    }
+
+    /// The render's root context: the node and the names dbt gives every node.
+    fn context(&self) -> JValue {
+        let dynamic = |kind| JValue::from_object(Dynamic(kind, self.clone()));
+        minijinja::context! {
+            __dango_node => JValue::from_object(self.clone()),
+            this => dynamic("this"),
+            target => dynamic("target"),
+            model => dynamic("model"),
+            execute => dynamic("execute"),
+            config => JValue::from_object(ConfigObject(self.clone())),
+            adapter => JValue::from_object(Adapter(self.clone())),
+        }
+    }
+
+    /// What the render left; the context is the only owner once the render is over.
+    fn into_rendered(self) -> Rendered {
+        match Arc::try_unwrap(self.0) {
+            Ok(context) => Rendered {
+                captured: context
+                    .captured
+                    .into_inner()
+                    .unwrap_or_else(|e| e.into_inner()),
+                connection: context
+                    .scope
+                    .connection
+                    .map(|c| c.into_inner().unwrap_or_else(|e| e.into_inner())),
+            },
+            // A value of the render outlived it (none of ours does): keep what it captured,
+            // and let the connection go with the last reference.
+            Err(shared) => Rendered {
+                captured: std::mem::take(&mut *locked(&shared.captured)),
+                connection: None,
+            },
+        }
+    }
+}
+
+/// The node being rendered, as `state` sees it.
+fn node(state: &State) -> Result<NodeRef, JError> {
+    state
+        .lookup(NODE_KEY)
+        .and_then(|value| value.downcast_object_ref::<NodeRef>().cloned())
+        .ok_or_else(|| {
+            JError::new(
+                ErrorKind::InvalidOperation,
+                "dbt context used outside of a node",
+            )
+        })
 }
 
 fn to_json(value: &JValue) -> Value {
@@ -208,8 +260,9 @@ fn placeholder(name: &str) -> JValue {
     })
 }
 
-fn ref_fn(args: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, JError> {
-    let scope = scope()?;
+fn ref_fn(state: &State, args: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, JError> {
+    let node = node(state)?;
+    let scope = node.scope();
     let strings: Vec<String> = args
         .iter()
         .filter_map(|a| a.as_str().map(str::to_string))
@@ -251,7 +304,7 @@ fn ref_fn(args: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, JError> {
             ),
         ));
     }
-    let mut captured = scope.captured.borrow_mut();
+    let mut captured = node.captured();
     if !captured.refs.contains(&call) {
         captured.refs.push(call.clone());
     }
@@ -264,8 +317,9 @@ fn ref_fn(args: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, JError> {
     Ok(JValue::from_object(Relation::from_target(&target)))
 }
 
-fn source_fn(source_name: String, table_name: String) -> Result<JValue, JError> {
-    let scope = scope()?;
+fn source_fn(state: &State, source_name: String, table_name: String) -> Result<JValue, JError> {
+    let node = node(state)?;
+    let scope = node.scope();
     let key = (source_name.clone(), table_name.clone());
     let Some(target) = scope.resolver.sources.get(&key).cloned() else {
         return Err(JError::new(
@@ -276,7 +330,7 @@ fn source_fn(source_name: String, table_name: String) -> Result<JValue, JError> 
             ),
         ));
     };
-    let mut captured = scope.captured.borrow_mut();
+    let mut captured = node.captured();
     if !captured.sources.contains(&key) {
         captured.sources.push(key);
     }
@@ -285,7 +339,7 @@ fn source_fn(source_name: String, table_name: String) -> Result<JValue, JError> 
 
 /// `config(...)` records configuration; `config.get(key, default)` reads it.
 #[derive(Debug)]
-struct ConfigObject;
+struct ConfigObject(NodeRef);
 
 impl Object for ConfigObject {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -293,8 +347,7 @@ impl Object for ConfigObject {
     }
 
     fn call(self: &Arc<Self>, _state: &mut State, args: &[JValue]) -> Result<JValue, JError> {
-        let scope = scope()?;
-        let mut captured = scope.captured.borrow_mut();
+        let mut captured = self.0.captured();
         for arg in args {
             if let Value::Object(map) = to_json(arg) {
                 captured.config.extend(map);
@@ -309,19 +362,13 @@ impl Object for ConfigObject {
         method: &str,
         args: &[JValue],
     ) -> Result<JValue, JError> {
-        let scope = scope()?;
         let key = args
             .first()
             .and_then(|a| a.as_str())
             .unwrap_or_default()
             .to_string();
-        let found = scope
-            .captured
-            .borrow()
-            .config
-            .get(&key)
-            .cloned()
-            .or_else(|| scope.config.get(&key).cloned());
+        let recorded = self.0.captured().config.get(&key).cloned();
+        let found = recorded.or_else(|| self.0.scope().config.get(&key).cloned());
         match method {
             "get" => Ok(found
                 .map(|v| from_json(&v))
@@ -338,8 +385,9 @@ impl Object for ConfigObject {
     }
 }
 
-fn var_fn(name: String, default: Option<JValue>) -> Result<JValue, JError> {
-    let scope = scope()?;
+fn var_fn(state: &State, name: String, default: Option<JValue>) -> Result<JValue, JError> {
+    let node = node(state)?;
+    let scope = node.scope();
     match scope.resolver.vars.get(&name) {
         Some(value) => Ok(from_json(value)),
         None => match default {
@@ -455,8 +503,8 @@ fn env_var_fn(name: String, default: Option<JValue>) -> Result<JValue, JError> {
     }
 }
 
-fn is_incremental_fn() -> Result<bool, JError> {
-    Ok(scope()?.is_incremental)
+fn is_incremental_fn(state: &State) -> Result<bool, JError> {
+    Ok(node(state)?.scope().is_incremental)
 }
 
 fn log_fn(message: JValue, _info: Option<bool>) -> Result<String, JError> {
@@ -464,14 +512,19 @@ fn log_fn(message: JValue, _info: Option<bool>) -> Result<String, JError> {
     Ok(String::new())
 }
 
-fn doc_fn(name: String) -> Result<String, JError> {
-    let scope = scope()?;
-    scope.resolver.docs.get(&name).cloned().ok_or_else(|| {
-        JError::new(
-            ErrorKind::InvalidOperation,
-            format!("Documentation for '{name}' not found"),
-        )
-    })
+fn doc_fn(state: &State, name: String) -> Result<String, JError> {
+    node(state)?
+        .scope()
+        .resolver
+        .docs
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| {
+            JError::new(
+                ErrorKind::InvalidOperation,
+                format!("Documentation for '{name}' not found"),
+            )
+        })
 }
 
 fn fromjson_fn(text: String, default: Option<JValue>) -> Result<JValue, JError> {
@@ -490,14 +543,14 @@ fn tojson_fn(value: JValue) -> Result<String, JError> {
 type QueryRows = (Vec<String>, Vec<Vec<Value>>);
 
 /// Runs a query on the warehouse (compile mode); `None` while parsing.
-fn query_rows(sql: &str) -> Result<Option<QueryRows>, JError> {
-    let scope = scope()?;
-    if scope.mode == Mode::Parse {
+fn query_rows(node: &NodeRef, sql: &str) -> Result<Option<QueryRows>, JError> {
+    if node.scope().mode == Mode::Parse {
         return Ok(None);
     }
-    let Some(conn) = &scope.connection else {
+    let Some(connection) = &node.scope().connection else {
         return Ok(None);
     };
+    let conn = locked(connection);
     let fail = |e: duckdb::Error| {
         JError::new(
             ErrorKind::InvalidOperation,
@@ -600,8 +653,8 @@ impl Object for QueryColumn {
     }
 }
 
-fn run_query_fn(sql: String) -> Result<JValue, JError> {
-    Ok(match query_rows(&sql)? {
+fn run_query_fn(state: &State, sql: String) -> Result<JValue, JError> {
+    Ok(match query_rows(&node(state)?, &sql)? {
         Some((names, rows)) => JValue::from_object(QueryResult { names, rows }),
         None => JValue::from(()),
     })
@@ -609,7 +662,7 @@ fn run_query_fn(sql: String) -> Result<JValue, JError> {
 
 /// `adapter.quote`, `adapter.get_relation`, `adapter.get_columns_in_relation`.
 #[derive(Debug)]
-struct Adapter;
+struct Adapter(NodeRef);
 
 #[derive(Debug)]
 struct Column {
@@ -662,7 +715,7 @@ impl Object for Adapter {
                     schema.replace('\'', "''"),
                     identifier.replace('\'', "''")
                 );
-                Ok(match query_rows(&sql)? {
+                Ok(match query_rows(&self.0, &sql)? {
                     Some((_, rows))
                         if rows
                             .first()
@@ -699,7 +752,7 @@ impl Object for Adapter {
                     table.replace('\'', "''")
                 );
                 Ok(JValue::from(
-                    query_rows(&sql)?
+                    query_rows(&self.0, &sql)?
                         .map(|(_, rows)| rows)
                         .unwrap_or_default()
                         .into_iter()
@@ -756,7 +809,7 @@ impl Object for Exceptions {
 
 /// Values that depend on the node being rendered: `this`, `execute`, `model`, `target`.
 #[derive(Debug)]
-struct Dynamic(&'static str);
+struct Dynamic(&'static str, NodeRef);
 
 impl Object for Dynamic {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -764,7 +817,7 @@ impl Object for Dynamic {
     }
 
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
-        let scope = scope().ok()?;
+        let scope = self.1.scope();
         let key = key.as_str()?;
         match self.0 {
             "this" => scope.this.as_ref().and_then(|t| {
@@ -808,18 +861,19 @@ impl Object for Dynamic {
 
     fn is_true(self: &Arc<Self>) -> bool {
         match self.0 {
-            "execute" => scope().map(|s| s.mode == Mode::Compile).unwrap_or(false),
+            "execute" => self.1.scope().mode == Mode::Compile,
             _ => true,
         }
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.0, scope()) {
-            ("this", Ok(scope)) => match &scope.this {
+        let scope = self.1.scope();
+        match self.0 {
+            "this" => match &scope.this {
                 Some(t) => fmt::Display::fmt(&Relation::from_target(t), f),
                 None => Ok(()),
             },
-            ("execute", Ok(scope)) => write!(
+            "execute" => write!(
                 f,
                 "{}",
                 if scope.mode == Mode::Compile {
@@ -828,7 +882,7 @@ impl Object for Dynamic {
                     "False"
                 }
             ),
-            ("target", Ok(scope)) => f.write_str(&scope.target.name),
+            "target" => f.write_str(&scope.target.name),
             _ => Ok(()),
         }
     }
@@ -948,13 +1002,7 @@ pub fn environment(
                 .collect::<Vec<_>>(),
         ))
     });
-    env.add_global("config", JValue::from_object(ConfigObject));
-    env.add_global("adapter", JValue::from_object(Adapter));
     env.add_global("exceptions", JValue::from_object(Exceptions));
-    env.add_global("this", JValue::from_object(Dynamic("this")));
-    env.add_global("target", JValue::from_object(Dynamic("target")));
-    env.add_global("model", JValue::from_object(Dynamic("model")));
-    env.add_global("execute", JValue::from_object(Dynamic("execute")));
     env.add_global(
         "flags",
         from_json(&serde_json::json!({"FULL_REFRESH": false, "WHICH": "build"})),
@@ -1067,21 +1115,21 @@ impl Templates {
         source: &str,
         line_offset: usize,
         scope: Scope,
-    ) -> (Result<String, RenderError>, Scope) {
-        let (result, scope) = self.render_named(file, source, scope);
+    ) -> (Result<String, RenderError>, Rendered) {
+        let (result, rendered) = self.render_named(file, source, scope);
         let result = result.map_err(|err| self.describe(file, line_offset, &err));
-        (result, scope)
+        (result, rendered)
     }
 
     /// Renders a short snippet (schema naming, descriptions, hooks) under `scope`.
-    pub fn render_snippet(&self, source: &str, scope: Scope) -> (Result<String, String>, Scope) {
-        let (result, scope) = self.render_named("<snippet>", source, scope);
+    pub fn render_snippet(&self, source: &str, scope: Scope) -> (Result<String, String>, Rendered) {
+        let (result, rendered) = self.render_named("<snippet>", source, scope);
         let result = result.map_err(|e| {
             e.detail()
                 .map(str::to_string)
                 .unwrap_or_else(|| e.to_string())
         });
-        (result, scope)
+        (result, rendered)
     }
 
     /// Both renders: the project's macros imported, `return()` calls rewritten, and
@@ -1091,19 +1139,22 @@ impl Templates {
         name: &str,
         source: &str,
         scope: Scope,
-    ) -> (Result<String, JError>, Scope) {
+    ) -> (Result<String, JError>, Rendered) {
         let template_source = format!(
             "{}{}",
             self.import_prefix,
             super::returns::rewrite(source, &self.returning)
         );
-        let _render = super::returns::enter();
-        let (result, scope) = with_scope(scope, || {
-            let template = self.env.template_from_named_str(name, &template_source)?;
-            template.render(minijinja::context! {})
-        });
-        let result = result.map(|text| super::returns::finish(text, |v| python_str(v, false)));
-        (result, scope)
+        let node = NodeRef::new(scope);
+        let result = self
+            .env
+            .template_from_named_str(name, &template_source)
+            .and_then(|template| template.render_captured(node.context()))
+            .map(|captured| {
+                let returned = super::returns::kept(captured.state());
+                super::returns::finish(captured.output(), returned, |v| python_str(v, false))
+            });
+        (result, node.into_rendered())
     }
 
     fn describe(&self, file: &str, line_offset: usize, err: &JError) -> RenderError {
@@ -1136,5 +1187,45 @@ impl Templates {
             line: err.line().map(|l| l + line_offset),
             message: detail,
         }
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    fn scope(schema: &str, is_incremental: bool) -> Scope {
+        Scope {
+            mode: Mode::Parse,
+            resolver: Arc::new(Resolver::default()),
+            target: Target {
+                name: "dev".into(),
+                schema: schema.into(),
+                database: "db".into(),
+                threads: 1,
+                profile_name: "p".into(),
+            },
+            unique_id: "model.shop.orders".into(),
+            name: "orders".into(),
+            resource_type: "model".into(),
+            this: None,
+            is_incremental,
+            config: Map::new(),
+            connection: None,
+        }
+    }
+
+    /// The context travels with the render, not the thread: a project macro sees the
+    /// node it is called for, and two renders never see each other's node.
+    #[test]
+    fn macros_see_the_node_they_are_called_for() {
+        let macros = "{% macro where_am_i() -%}\n{{ target.schema }}/{{ model.name }}/{{ is_incremental() }}{{ config(materialized='view') }}\n{%- endmacro %}";
+        let templates = environment(macros, &[]).unwrap();
+        let (first, rendered) =
+            templates.render_snippet("{{ target.schema }}|{{ where_am_i() }}", scope("a", true));
+        assert_eq!(first.unwrap(), "a|a/orders/True");
+        assert_eq!(rendered.captured.config["materialized"], "view");
+        let (second, _) = templates.render_snippet("{{ where_am_i() }}", scope("b", false));
+        assert_eq!(second.unwrap(), "b/orders/False");
     }
 }

@@ -1,7 +1,6 @@
 //! Building the in-memory manifest: every node and source of the project, with its final
 //! configuration, relation and dependencies (dbt's "parse" step).
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -727,7 +726,6 @@ impl Manifest {
             this: Some(self.target_of(node)),
             is_incremental: false,
             config: node.config.values.clone(),
-            captured: RefCell::new(Captured::default()),
             connection: None,
         }
     }
@@ -962,7 +960,7 @@ impl Manifest {
         let node = &self.nodes[id];
         let label = format!("{} {}", node.resource_type.as_str(), node.name);
         let scope = self.scope(node, Mode::Parse, resolver.clone());
-        let (result, scope) =
+        let (result, rendered) =
             self.templates
                 .render(&node.original_file_path, &node.raw_code, line_offset, scope);
         if let Err(err) = result {
@@ -976,7 +974,7 @@ impl Manifest {
                 },
             );
         }
-        scope.captured.into_inner()
+        rendered.captured
     }
 
     /// Generic tests only reference nodes through their kwargs; render them to find out.

@@ -3,60 +3,48 @@
 //! returns is rewritten to `__dango_returned(name(…))`, which swaps that output for the
 //! kept value. Line numbers are unchanged by the rewrite (no newlines are added).
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 
-use minijinja::Value as JValue;
+use minijinja::{State, Value as JValue};
 
 const MARKER: &str = "\u{1}dango-return:";
 
-thread_local! {
-    static RETURNED: RefCell<Vec<JValue>> = const { RefCell::new(Vec::new()) };
-    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Held for the length of a render; the outermost one forgets earlier renders' values.
-pub struct RenderGuard;
-
-pub fn enter() -> RenderGuard {
-    if DEPTH.with(|d| d.replace(d.get() + 1)) == 0 {
-        RETURNED.with(|r| r.borrow_mut().clear());
-    }
-    RenderGuard
-}
-
-impl Drop for RenderGuard {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-    }
-}
+/// The values `return()` kept during one render, in the render's own state (a macro call
+/// runs in its caller's state, so they all land in the same list).
+#[derive(Default)]
+struct Returned(Vec<JValue>);
 
 /// `return(value)`: keeps `value`, outputs its marker.
-pub fn return_fn(value: JValue) -> JValue {
-    let value = resolve(value);
-    let index = RETURNED.with(|r| {
-        let mut r = r.borrow_mut();
-        r.push(value);
-        r.len() - 1
-    });
-    JValue::from_safe_string(format!("{MARKER}{index}\u{1}"))
+pub fn return_fn(state: &mut State, value: JValue) -> JValue {
+    let value = resolve(kept(state), value);
+    let kept = &mut state.get_or_insert_extension(Returned::default()).0;
+    kept.push(value);
+    JValue::from_safe_string(format!("{MARKER}{}\u{1}", kept.len() - 1))
 }
 
 /// `__dango_returned(output)`: the value the macro returned, or its output if it did not.
-pub fn returned_fn(output: JValue) -> JValue {
-    resolve(output)
+pub fn returned_fn(state: &State, output: JValue) -> JValue {
+    resolve(kept(state), output)
+}
+
+/// The values kept so far in `state`'s render.
+pub fn kept<'a>(state: &'a State) -> &'a [JValue] {
+    state
+        .get_extension::<Returned>()
+        .map(|r| r.0.as_slice())
+        .unwrap_or_default()
 }
 
 /// The first returned value in a text (macros reached through `adapter.dispatch(...)()`
 /// are not rewritten, so their markers can travel inside another macro's value).
-fn resolve(value: JValue) -> JValue {
+fn resolve(returned: &[JValue], value: JValue) -> JValue {
     let mut value = value;
     for _ in 0..32 {
         let Some(index) = value.as_str().and_then(first_marker) else {
             return value;
         };
-        match RETURNED.with(|r| r.borrow().get(index).cloned()) {
-            Some(returned) => value = returned,
+        match returned.get(index) {
+            Some(kept) => value = kept.clone(),
             None => return value,
         }
     }
@@ -70,19 +58,19 @@ fn first_marker(text: &str) -> Option<usize> {
 }
 
 /// Replaces markers left in a final render with their values' text.
-pub fn finish(text: String, show: impl Fn(&JValue) -> String) -> String {
+pub fn finish(text: &str, returned: &[JValue], show: impl Fn(&JValue) -> String) -> String {
     if !text.contains(MARKER) {
-        return text;
+        return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
+    let mut rest = text;
     while let Some(pos) = rest.find(MARKER) {
         out.push_str(&rest[..pos]);
         let after = &rest[pos..];
         match (first_marker(after), after[MARKER.len()..].find('\u{1}')) {
             (Some(index), Some(end)) => {
-                if let Some(value) = RETURNED.with(|r| r.borrow().get(index).cloned()) {
-                    out.push_str(&show(&resolve(value)));
+                if let Some(value) = returned.get(index) {
+                    out.push_str(&show(&resolve(returned, value.clone())));
                 }
                 rest = &after[MARKER.len() + end + 1..];
             }
@@ -344,7 +332,6 @@ mod render_tests {
             "{% from 'm' import kinds %}{% for x in kinds() %}{{ x }}{% endfor %}",
             &names,
         );
-        let _guard = enter();
         let out = env.render_str(&source, ()).unwrap();
         assert_eq!(out, "AB");
     }
