@@ -2,11 +2,17 @@
 //! recent failures, and the issues they add up to.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
+use sea_orm::DatabaseConnection;
 
+use crate::config::ProjectPaths;
+use crate::sources::facts::FactsCache;
 use crate::state::AppState;
+use crate::transform::artifact_model::{Artifacts, RunResults};
+use crate::warehouse::Warehouse;
 
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 const MB: f64 = 1024.0 * 1024.0;
@@ -121,8 +127,8 @@ fn layer_of(schema: &str) -> Option<&'static str> {
         .find(|layer| matches(layer))
 }
 
-async fn database_health(state: &AppState) -> DatabaseHealth {
-    let size = state.warehouse.file_size();
+async fn database_health(warehouse: &Arc<Warehouse>) -> DatabaseHealth {
+    let size = warehouse.file_size();
     let mut health = DatabaseHealth {
         size_gb: round2(size as f64 / GB),
         size_mb: round2(size as f64 / MB),
@@ -133,7 +139,7 @@ async fn database_health(state: &AppState) -> DatabaseHealth {
         intermediate_tables: 0,
         marts_tables: 0,
     };
-    match state.warehouse.table_counts().await {
+    match warehouse.table_counts().await {
         Ok(counts) => {
             for (schema, count) in counts {
                 match layer_of(&schema) {
@@ -160,40 +166,26 @@ async fn database_health(state: &AppState) -> DatabaseHealth {
     health
 }
 
-/// Failed models of the last dbt run, from `dbt/target/run_results.json`.
-pub fn dbt_failures(dbt_dir: &Path) -> Vec<DbtFailure> {
-    let Ok(text) = std::fs::read_to_string(
-        crate::transform::project::artifacts_dir(dbt_dir).join("run_results.json"),
-    ) else {
-        return vec![];
-    };
-    let Ok(results) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return vec![];
-    };
-    let failed: Vec<String> = results["results"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|r| r["status"] == "error")
-                .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+/// Failed nodes of the last dbt run (its `run_results.json`).
+pub fn dbt_failures(results: &RunResults) -> Vec<DbtFailure> {
+    let failed: Vec<String> = results
+        .results
+        .iter()
+        .filter(|r| r.status == "error")
+        .map(|r| r.unique_id.clone())
+        .collect();
     if failed.is_empty() {
         return vec![];
     }
     vec![DbtFailure {
-        run_time: results["metadata"]["generated_at"]
-            .as_str()
-            .map(str::to_string),
+        run_time: results.metadata.generated_at.clone(),
         failed_models: failed.len() as u64,
         models: failed.into_iter().take(5).collect(),
     }]
 }
 
 /// Sources whose latest sync failed within the last 24 hours.
-async fn recent_sync_failures(db: &sea_orm::DatabaseConnection) -> Vec<SyncFailure> {
+async fn recent_sync_failures(db: &DatabaseConnection) -> Vec<SyncFailure> {
     crate::sources::history::recent_failures(db)
         .await
         .unwrap_or_default()
@@ -217,9 +209,34 @@ pub struct HealthInputs {
     pub other_warnings: Vec<String>,
 }
 
-/// Gathers the inputs from the server's stores, then [`assess`]es them.
-pub async fn platform_health(state: &AppState) -> PlatformHealth {
-    let sources = match state.source_facts().await {
+/// Where health is gathered from.
+pub struct HealthDeps<'a> {
+    pub db: &'a DatabaseConnection,
+    pub warehouse: &'a Arc<Warehouse>,
+    pub paths: &'a ProjectPaths,
+    pub facts: &'a FactsCache,
+    pub artifacts: Option<Arc<Artifacts>>,
+    /// Problems noticed elsewhere in the server.
+    pub other_warnings: Vec<String>,
+}
+
+impl<'a> HealthDeps<'a> {
+    /// The server's.
+    pub fn of(state: &'a AppState) -> Self {
+        Self {
+            db: &state.db,
+            warehouse: &state.warehouse,
+            paths: &state.paths,
+            facts: &state.source_facts,
+            artifacts: state.dbt_artifacts(),
+            other_warnings: state.untrusted_forwarders.warnings(),
+        }
+    }
+}
+
+/// Gathers the inputs from the stores, then [`assess`]es them.
+pub async fn platform_health(deps: HealthDeps<'_>) -> PlatformHealth {
+    let sources = match deps.facts.get(deps.paths, deps.db, deps.warehouse).await {
         Ok(facts) => crate::sources::SourceSummary::of(&facts),
         Err(err) => {
             tracing::warn!("{}", err.message);
@@ -227,12 +244,15 @@ pub async fn platform_health(state: &AppState) -> PlatformHealth {
         }
     };
     assess(HealthInputs {
-        database: database_health(state).await,
-        disk: disk_health(&state.paths.root),
+        database: database_health(deps.warehouse).await,
+        disk: disk_health(&deps.paths.root),
         sources,
-        sync_failures: recent_sync_failures(&state.db).await,
-        dbt_failures: dbt_failures(&state.paths.dbt_dir()),
-        other_warnings: state.untrusted_forwarders.warnings(),
+        sync_failures: recent_sync_failures(deps.db).await,
+        dbt_failures: deps
+            .artifacts
+            .map(|a| dbt_failures(&a.run_results))
+            .unwrap_or_default(),
+        other_warnings: deps.other_warnings,
     })
 }
 
@@ -389,16 +409,17 @@ mod tests {
 
     #[test]
     fn dbt_failures_from_run_results() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("target")).unwrap();
-        std::fs::write(
-            dir.path().join("target/run_results.json"),
+        let results: RunResults = serde_json::from_str(
             r#"{"metadata":{"generated_at":"2026-01-01T00:00:00Z"},"results":[
                 {"unique_id":"model.p.a","status":"success"},{"unique_id":"model.p.b","status":"error"}]}"#,
         )
         .unwrap();
-        let failures = dbt_failures(dir.path());
+        let failures = dbt_failures(&results);
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].models, ["model.p.b"]);
+        assert_eq!(
+            failures[0].run_time.as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
     }
 }

@@ -76,9 +76,9 @@ pub struct AppState {
     pub jobs: JobQueue,
     pub watcher: FileWatcher,
     /// What source statuses derive from, rebuilt when it changes.
-    source_facts: crate::sources::facts::FactsCache,
+    pub source_facts: crate::sources::facts::FactsCache,
     /// dbt's artifacts as last parsed.
-    artifacts: crate::transform::artifact_model::ArtifactsCache,
+    pub artifacts: crate::transform::artifact_model::ArtifactsCache,
     /// dbt's target directory, by the size and modification time of `dbt_project.yml`.
     target_dir: Mutex<Option<(FileStamp, PathBuf)>>,
     /// Sessions and API keys validated moments ago.
@@ -124,16 +124,6 @@ impl AppState {
 
     pub fn config(&self) -> Arc<ProjectConfig> {
         self.config.get()
-    }
-
-    /// Records a source's sync in the history (and lets source statuses show it).
-    pub async fn record_history(
-        &self,
-        entry: crate::sources::history::Entry<'_>,
-    ) -> crate::Result<dango_entity::sync_history::Model> {
-        let recorded = crate::sources::history::record(&self.db, entry).await;
-        self.source_facts.history_recorded();
-        recorded
     }
 
     /// Sources, their raw tables and recent syncs, as of now (cached until one changes).

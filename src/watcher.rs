@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::jobs::{self, Requester, RunDeps, RunRequest, SyncRequest};
 use crate::runs::Trigger;
-use crate::state::AppState;
+use crate::state::{AppState, FileWatcher};
 use crate::util::glob;
 
 fn is_hidden(path: &Path, root: &Path) -> bool {
@@ -27,6 +27,8 @@ fn is_hidden(path: &Path, root: &Path) -> bool {
 }
 
 /// Starts watching when `platform.auto_sync` is on; the watcher lives as long as the process.
+/// A front end like the API: it holds the server's state and gives each sync it starts
+/// only what starting a run needs.
 pub fn start(state: Arc<AppState>) {
     let config = state.config();
     if !config.platform.auto_sync {
@@ -123,7 +125,7 @@ async fn run<D: Send + 'static>(
                 Ok(received) => received,
                 Err(_) => {
                     // quiet long enough: sync; keep the files pending if a sync is running
-                    if trigger(&state, &pending).await {
+                    if trigger(RunDeps::of(&state), &state.watcher, &pending).await {
                         pending.clear();
                     }
                     state
@@ -170,8 +172,8 @@ fn names(paths: &BTreeSet<PathBuf>, root: &Path) -> Vec<String> {
 
 /// Starts one sync of every enabled file source owning a changed file.
 /// False when it must be retried (a sync of those sources is running).
-async fn trigger(state: &Arc<AppState>, changed: &BTreeSet<PathBuf>) -> bool {
-    let Ok(config) = crate::sources::load(&state.paths) else {
+async fn trigger(deps: RunDeps<'_>, status: &FileWatcher, changed: &BTreeSet<PathBuf>) -> bool {
+    let Ok(config) = crate::sources::load(deps.paths) else {
         return true;
     };
     let mut sources = Vec::new();
@@ -180,7 +182,7 @@ async fn trigger(state: &Arc<AppState>, changed: &BTreeSet<PathBuf>) -> bool {
         .iter()
         .filter(|s| s.enabled && s.is_file_source())
     {
-        let Some(dir) = source.file_directory(&state.paths.root) else {
+        let Some(dir) = source.file_directory(&deps.paths.root) else {
             continue;
         };
         let dir = dir.canonicalize().unwrap_or(dir);
@@ -207,9 +209,9 @@ async fn trigger(state: &Arc<AppState>, changed: &BTreeSet<PathBuf>) -> bool {
         ..Default::default()
     });
     let requester = Requester::system(Trigger::Watcher, None);
-    match jobs::start(RunDeps::of(state), request, &requester).await {
+    match jobs::start(deps, request, &requester).await {
         Ok(run) => {
-            state.watcher.update(|s| {
+            status.update(|s| {
                 s.last_sync_at = Some(Utc::now());
                 s.last_run_id = Some(run.id);
             });

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
 use crate::VERSION;
-use crate::health::{PlatformHealth, platform_health};
+use crate::health::{HealthDeps, PlatformHealth, platform_health};
 use crate::state::AppState;
 
 pub struct HealthApi;
@@ -164,7 +164,7 @@ impl HealthApi {
         operation_id = "platform_health"
     )]
     async fn platform(&self, state: Data<&Arc<AppState>>) -> Json<PlatformHealth> {
-        Json(platform_health(&state).await)
+        Json(platform_health(HealthDeps::of(&state)).await)
     }
 
     /// Deployment history (cloud deployments; empty for a local install)

@@ -85,7 +85,7 @@ async fn in_process(root: &std::path::Path, spec: TransformSpec) -> anyhow::Resu
             }
         }
     });
-    let outcome = transform::execute(&state, None, &spec).await;
+    let outcome = transform::execute(&crate::jobs::RunContext::of(&state), None, &spec).await;
     let _ = finished.send(());
     let _ = printer.await;
     let outcome = outcome.map_err(|e| anyhow::anyhow!(e.detailed_message()))?;

@@ -197,7 +197,7 @@ async fn in_process(
         }
         line.finish();
     });
-    jobs::execute(&state, &run.id).await;
+    jobs::execute(&jobs::RunContext::of(&state), &run.id).await;
     printer.abort();
     eprintln!();
     run_status(&state, &run.id).await

@@ -4,15 +4,14 @@
 //! run's report, exactly as for the built-in engine.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::RunContext;
 use super::transform::{TransformOutcome, TransformSpec, finished_event, publish};
 use crate::error::code;
 use crate::events::{DbtRunStartedEvent, Event};
-use crate::state::AppState;
 use crate::transform::project::DbtProject;
 use crate::transform::runner::{NodeResult, RunReport, Status};
 use crate::transform::status;
@@ -22,26 +21,26 @@ use crate::{Error, ErrorKind};
 const OUTPUT_TAIL_LINES: usize = 25;
 
 pub async fn execute(
-    state: &Arc<AppState>,
+    ctx: &RunContext<'_>,
     run_id: Option<&str>,
     spec: &TransformSpec,
 ) -> crate::Result<TransformOutcome> {
     let command = spec.command()?;
-    let config = state.config();
+    let config = &ctx.config;
     let executable = config
         .transform
         .dbt_executable
         .clone()
         .unwrap_or_else(|| "dbt".into());
-    let dbt_dir = absolute(&state.paths.dbt_dir());
-    let database = warehouse_stem(state.warehouse.path());
+    let dbt_dir = absolute(&ctx.paths.dbt_dir());
+    let database = warehouse_stem(ctx.warehouse.path());
     let project = DbtProject::load(&dbt_dir, &database).map_err(Error::from)?;
     let threads = config.transform.threads.unwrap_or(project.target.threads);
-    let profiles_dir = state.paths.state_dir().join("dbt_profiles");
+    let profiles_dir = ctx.paths.state_dir().join("dbt_profiles");
     write_profiles(
         &profiles_dir,
         &project,
-        &absolute(state.warehouse.path()),
+        &absolute(ctx.warehouse.path()),
         threads,
     )?;
 
@@ -74,7 +73,7 @@ pub async fn execute(
     // A stale file from an earlier run must not pass for this run's results.
     let _ = std::fs::remove_file(&results_path);
     publish(
-        state,
+        ctx.events,
         run_id,
         Event::new(DbtRunStartedEvent {
             model: None,
@@ -91,7 +90,7 @@ pub async fn execute(
         .env("DBT_PARTIAL_PARSE", "false")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    let output = state
+    let output = ctx
         .warehouse
         .release_during(process.output())
         .await?
@@ -108,7 +107,7 @@ pub async fn execute(
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    save_log(state, run_id, &args, &text);
+    save_log(ctx, run_id, &args, &text);
 
     let report = match std::fs::read_to_string(&results_path) {
         Ok(contents) => parse_run_results(&contents, command, started).map_err(|message| {
@@ -133,12 +132,12 @@ pub async fn execute(
     };
     for result in &report.results {
         if let Some(event) = finished_event(result) {
-            publish(state, run_id, event);
+            publish(ctx.events, run_id, event);
         }
     }
-    status::record(&state.paths.dango_dir(), &report);
+    status::record(&ctx.paths.dango_dir(), &report);
     // dbt leaves its own manifest; ours adds the catalog (dbt only writes one on `docs generate`).
-    if let Err(err) = super::transform::refresh_manifest(state).await {
+    if let Err(err) = super::transform::refresh_manifest(ctx).await {
         tracing::warn!("cannot refresh dbt artifacts after the dbt run: {err}");
     }
     Ok(TransformOutcome::from_report(report))
@@ -181,8 +180,8 @@ fn write_profiles(
     crate::config::write_atomic(&dir.join("profiles.yml"), yaml.as_bytes()).map_err(Error::internal)
 }
 
-fn save_log(state: &AppState, run_id: Option<&str>, args: &[String], output: &str) {
-    let dir = state.paths.state_dir().join("dbt_logs");
+fn save_log(ctx: &RunContext<'_>, run_id: Option<&str>, args: &[String], output: &str) {
+    let dir = ctx.paths.state_dir().join("dbt_logs");
     let name = format!("{}.log", run_id.unwrap_or("cli"));
     let contents = format!("$ dbt {}\n{output}", args.join(" "));
     if let Err(err) =

@@ -6,11 +6,65 @@ pub mod start;
 pub mod sync;
 pub mod transform;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use dango_entity::sync_history;
+use sea_orm::DatabaseConnection;
+
+use crate::config::{ProjectConfig, ProjectPaths};
+use crate::events::EventBus;
 use crate::runs::{self, RunKind, RunStatus};
+use crate::sources::{facts::FactsCache, history};
 use crate::state::AppState;
+use crate::transform::artifact_model::{Artifacts, ArtifactsCache};
+use crate::warehouse::Warehouse;
 pub use start::{Requester, RunDeps, RunRequest, SyncRequest, start};
+
+/// What executing a run needs: the stores it writes, the bus it announces on, the
+/// project's files, and the configuration as it was when the run began.
+pub struct RunContext<'a> {
+    pub db: &'a DatabaseConnection,
+    pub warehouse: &'a Arc<Warehouse>,
+    pub events: &'a EventBus,
+    pub paths: &'a ProjectPaths,
+    pub config: Arc<ProjectConfig>,
+    /// Told when a sync is recorded, so source statuses show it.
+    facts: &'a FactsCache,
+    artifacts: &'a ArtifactsCache,
+    target_dir: PathBuf,
+}
+
+impl<'a> RunContext<'a> {
+    /// The server's (or the CLI's, which opens the same stores).
+    pub fn of(state: &'a AppState) -> Self {
+        Self {
+            db: &state.db,
+            warehouse: &state.warehouse,
+            events: &state.events,
+            paths: &state.paths,
+            config: state.config(),
+            facts: &state.source_facts,
+            artifacts: &state.artifacts,
+            target_dir: state.dbt_target_dir(),
+        }
+    }
+
+    /// Records a source's sync in the history.
+    pub async fn record_history(
+        &self,
+        entry: history::Entry<'_>,
+    ) -> crate::Result<sync_history::Model> {
+        let recorded = history::record(self.db, entry).await;
+        self.facts.history_recorded();
+        recorded
+    }
+
+    /// dbt's artifacts as the last run left them.
+    pub fn dbt_artifacts(&self) -> Option<Arc<Artifacts>> {
+        self.artifacts.get(&self.target_dir)
+    }
+}
 
 /// Starts the worker that executes this process's queued runs.
 pub fn spawn_worker(state: &Arc<AppState>) {
@@ -19,15 +73,15 @@ pub fn spawn_worker(state: &Arc<AppState>) {
         .jobs
         .spawn_worker(crate::runs::queue::Executor::new(move |run_id: String| {
             let state = shared.clone();
-            Box::pin(async move { execute(&state, &run_id).await })
+            Box::pin(async move { execute(&RunContext::of(&state), &run_id).await })
         }));
 }
 
 /// Executes a queued run to its terminal state. Never panics the worker: every failure
 /// ends in the run's record.
-pub async fn execute(state: &Arc<AppState>, run_id: &str) {
+pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
     let worker = format!("pid-{}", std::process::id());
-    match runs::start(&state.db, run_id, &worker).await {
+    match runs::start(ctx.db, run_id, &worker).await {
         Ok(true) => {}
         Ok(false) => return, // cancelled or already handled
         Err(err) => {
@@ -35,7 +89,7 @@ pub async fn execute(state: &Arc<AppState>, run_id: &str) {
             return;
         }
     }
-    let run = match runs::get(&state.db, run_id).await {
+    let run = match runs::get(ctx.db, run_id).await {
         Ok(run) => run,
         Err(err) => {
             tracing::error!("run {run_id} vanished: {err:?}");
@@ -43,27 +97,20 @@ pub async fn execute(state: &Arc<AppState>, run_id: &str) {
         }
     };
     let outcome = match RunKind::of(&run) {
-        Some(RunKind::Sync) => sync::run(state, &run).await,
-        Some(RunKind::Transform) => transform::run(state, &run).await,
+        Some(RunKind::Sync) => sync::run(ctx, &run).await,
+        Some(RunKind::Transform) => transform::run(ctx, &run).await,
         None => Err(crate::Error::internal(anyhow::anyhow!(
             "unknown run kind {}",
             run.kind
         ))),
     };
     let finished = match outcome {
-        Ok(rows) => runs::finish(&state.db, run_id, RunStatus::Success, Some(rows), None).await,
+        Ok(rows) => runs::finish(ctx.db, run_id, RunStatus::Success, Some(rows), None).await,
         Err(err) => {
             if err.kind == crate::ErrorKind::Internal {
                 tracing::error!("run {run_id} failed: {err:?}");
             }
-            runs::finish(
-                &state.db,
-                run_id,
-                RunStatus::Failed,
-                None,
-                Some(&err.message),
-            )
-            .await
+            runs::finish(ctx.db, run_id, RunStatus::Failed, None, Some(&err.message)).await
         }
     };
     if let Err(err) = finished {

@@ -1,11 +1,10 @@
 //! Executing a sync run: each source in turn, with history, activity, events and drift.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use dango_entity::{job_runs, schema_drift_events};
 use sea_orm::{ActiveModelTrait, Set};
 
+use super::RunContext;
 use super::transform::{self, TransformSpec};
 use crate::Error;
 use crate::activity::{self, Level};
@@ -18,40 +17,39 @@ use crate::events::{
 use crate::ingest::{self, SourceOutcome, SyncOptions, files::DriftChange};
 use crate::runs;
 use crate::sources::history;
-use crate::state::AppState;
 use crate::transform::staging;
 
 /// Syncs every source of the run; returns rows written. Fails when any source failed
 /// (the others keep their successful loads).
-pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<u64> {
+pub async fn run(ctx: &RunContext<'_>, run: &job_runs::Model) -> crate::Result<u64> {
     let sources = runs::sources_of(run);
     let options = runs::options_of(run);
-    let config = SourcesFile::load(&state.paths.sources_yml())
+    let config = SourcesFile::load(&ctx.paths.sources_yml())
         .map_err(|e| Error::bad_request(e.to_string()))?;
     let sync_options = SyncOptions {
         full_refresh: run.full_refresh,
         allow_empty_replace: options.allow_empty_replace,
     };
-    runs::set_phase(&state.db, &run.id, "data_load", Some("Loading data")).await?;
-    let progress = spawn_progress_recorder(state, &run.id);
+    runs::set_phase(ctx.db, &run.id, "data_load", Some("Loading data")).await?;
+    let progress = spawn_progress_recorder(ctx, &run.id);
     let mut rows = 0;
     let mut failures = Vec::new();
     let mut synced: Vec<(String, String)> = Vec::new();
     for name in &sources {
         let started = Utc::now();
-        state.events.publish(
+        ctx.events.publish(
             Event::new(SyncStartedEvent {
                 source: name.clone(),
             })
             .run(&run.id),
         );
-        activity::record(&state.db, Level::Info, Some(name), "Starting sync").await;
+        activity::record(ctx.db, Level::Info, Some(name), "Starting sync").await;
         let result = match config.get(name) {
             Some(source) => {
                 let deps = ingest::IngestDeps {
-                    warehouse: &state.warehouse,
-                    events: &state.events,
-                    root: &state.paths.root,
+                    warehouse: ctx.warehouse,
+                    events: ctx.events,
+                    root: &ctx.paths.root,
                 };
                 ingest::sync_source(deps, &run.id, source, sync_options).await
             }
@@ -61,7 +59,7 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
         match result {
             Ok(outcome) => {
                 rows += outcome.rows_processed;
-                record_success(state, run, name, started, &outcome, seconds).await?;
+                record_success(ctx, run, name, started, &outcome, seconds).await?;
                 if let Some(source) = config.get(name) {
                     synced.push((source.name.clone(), source.source_type.clone()));
                 }
@@ -71,22 +69,21 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
                     tracing::error!("sync of {name} failed: {err:?}");
                 }
                 let message = err.detailed_message();
-                state
-                    .record_history(history::Entry {
-                        run_id: &run.id,
-                        source: name,
-                        status: "failed",
-                        started_at: started,
-                        rows_processed: 0,
-                        total_row_count: None,
-                        full_refresh: run.full_refresh,
-                        error: Some(&message),
-                        start_date: run.start_date.clone(),
-                        end_date: run.end_date.clone(),
-                        details: None,
-                    })
-                    .await?;
-                state.events.publish(
+                ctx.record_history(history::Entry {
+                    run_id: &run.id,
+                    source: name,
+                    status: "failed",
+                    started_at: started,
+                    rows_processed: 0,
+                    total_row_count: None,
+                    full_refresh: run.full_refresh,
+                    error: Some(&message),
+                    start_date: run.start_date.clone(),
+                    end_date: run.end_date.clone(),
+                    details: None,
+                })
+                .await?;
+                ctx.events.publish(
                     Event::new(SyncFailedEvent {
                         source: name.clone(),
                         error: message.clone(),
@@ -94,21 +91,21 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
                     .run(&run.id),
                 );
                 activity::record(
-                    &state.db,
+                    ctx.db,
                     Level::Error,
                     Some(name),
                     &format!("Sync failed: {message}"),
                 )
                 .await;
                 failures.push(format!("{name}: {message}"));
-                mark_models_stale(state, name);
+                mark_models_stale(ctx, name);
             }
         }
     }
     progress.abort();
     if !synced.is_empty()
-        && transform::has_project(&state.paths)
-        && let Err(err) = transform_after_sync(state, run, &synced, options.skip_transform).await
+        && transform::has_project(ctx.paths)
+        && let Err(err) = transform_after_sync(ctx, run, &synced, options.skip_transform).await
     {
         failures.push(err);
     }
@@ -122,18 +119,18 @@ pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<
 /// After a successful load: staging models for the synced sources, then everything
 /// downstream of them (`source:<name>+`). Returns the failure to report, if any.
 async fn transform_after_sync(
-    state: &Arc<AppState>,
+    ctx: &RunContext<'_>,
     run: &job_runs::Model,
     synced: &[(String, String)],
     skip: bool,
 ) -> Result<(), String> {
-    let config = state.config();
+    let config = &ctx.config;
     let began = std::time::Instant::now();
     if config.transform.generate_staging {
         for (source, source_type) in synced {
-            let dbt_dir = state.paths.dbt_dir();
+            let dbt_dir = ctx.paths.dbt_dir();
             let (name, kind) = (source.clone(), source_type.clone());
-            match state
+            match ctx
                 .warehouse
                 .read(move |conn| {
                     staging::generate(&dbt_dir, conn, &name, &kind)
@@ -147,7 +144,7 @@ async fn transform_after_sync(
                     }
                     if !generated.written.is_empty() {
                         activity::record(
-                            &state.db,
+                            ctx.db,
                             Level::Info,
                             Some(source),
                             &format!("Generated {}", generated.written.join(", ")),
@@ -160,13 +157,13 @@ async fn transform_after_sync(
         }
     }
     if skip || !config.transform.run_after_sync {
-        if let Err(err) = transform::refresh_manifest(state).await {
+        if let Err(err) = transform::refresh_manifest(ctx).await {
             tracing::warn!("cannot refresh the dbt manifest: {err:?}");
         }
         return Ok(());
     }
     tracing::debug!("staging models generated in {:?}", began.elapsed());
-    let _ = runs::set_phase(&state.db, &run.id, "dbt_started", Some("Building models")).await;
+    let _ = runs::set_phase(ctx.db, &run.id, "dbt_started", Some("Building models")).await;
     let spec = TransformSpec {
         select: synced
             .iter()
@@ -174,11 +171,11 @@ async fn transform_after_sync(
             .collect(),
         ..Default::default()
     };
-    match transform::execute(state, Some(&run.id), &spec).await {
+    match transform::execute(ctx, Some(&run.id), &spec).await {
         Ok(outcome) => {
             outcome
                 .record_activity(
-                    state,
+                    ctx,
                     "Data loaded, but dbt models failed",
                     "dbt build after sync",
                 )
@@ -189,15 +186,15 @@ async fn transform_after_sync(
                 "Data loaded, but the dbt build failed: {}",
                 err.detailed_message()
             );
-            activity::record(&state.db, Level::Error, None, &message).await;
+            activity::record(ctx.db, Level::Error, None, &message).await;
             Err(message)
         }
     }
 }
 
 /// A failed source makes the models that read it stale (their data is not current).
-fn mark_models_stale(state: &AppState, source: &str) {
-    let Some(artifacts) = state.dbt_artifacts() else {
+fn mark_models_stale(ctx: &RunContext<'_>, source: &str) {
+    let Some(artifacts) = ctx.dbt_artifacts() else {
         return;
     };
     let prefix = format!(".{source}.");
@@ -215,15 +212,15 @@ fn mark_models_stale(state: &AppState, source: &str) {
         .map(|(id, _)| id.clone())
         .collect();
     if !models.is_empty() {
-        crate::transform::status::mark_stale(&state.paths.dango_dir(), &models);
+        crate::transform::status::mark_stale(&ctx.paths.dango_dir(), &models);
     }
 }
 
 /// Copies this run's `sync_progress` events into its record (at most 4 times a second),
 /// so pollers of `GET /api/sync/status` see progress too.
-fn spawn_progress_recorder(state: &Arc<AppState>, run_id: &str) -> tokio::task::JoinHandle<()> {
-    let mut events = state.events.subscribe();
-    let state = state.clone();
+fn spawn_progress_recorder(ctx: &RunContext<'_>, run_id: &str) -> tokio::task::JoinHandle<()> {
+    let mut events = ctx.events.subscribe();
+    let db = ctx.db.clone();
     let run_id = run_id.to_string();
     tokio::spawn(async move {
         let mut last_write = std::time::Instant::now() - std::time::Duration::from_secs(1);
@@ -245,7 +242,7 @@ fn spawn_progress_recorder(state: &Arc<AppState>, run_id: &str) -> tokio::task::
                 .as_ref()
                 .map(|message| format!("{}: {message}", progress.source));
             if let Err(err) =
-                runs::set_progress(&state.db, &run_id, progress.progress, message.as_deref()).await
+                runs::set_progress(&db, &run_id, progress.progress, message.as_deref()).await
             {
                 tracing::warn!("cannot record progress of {run_id}: {err:?}");
             }
@@ -254,34 +251,33 @@ fn spawn_progress_recorder(state: &Arc<AppState>, run_id: &str) -> tokio::task::
 }
 
 async fn record_success(
-    state: &Arc<AppState>,
+    ctx: &RunContext<'_>,
     run: &job_runs::Model,
     name: &str,
     started: chrono::DateTime<Utc>,
     outcome: &SourceOutcome,
     seconds: f64,
 ) -> crate::Result<()> {
-    state
-        .record_history(history::Entry {
-            run_id: &run.id,
-            source: name,
-            status: "success",
-            started_at: started,
-            rows_processed: outcome.rows_processed,
-            total_row_count: Some(outcome.total_rows),
-            full_refresh: run.full_refresh,
-            error: None,
-            start_date: run.start_date.clone(),
-            end_date: run.end_date.clone(),
-            details: Some(outcome.details.clone()),
-        })
-        .await?;
-    record_drift(state, &run.id, name, &outcome.drift).await;
+    ctx.record_history(history::Entry {
+        run_id: &run.id,
+        source: name,
+        status: "success",
+        started_at: started,
+        rows_processed: outcome.rows_processed,
+        total_row_count: Some(outcome.total_rows),
+        full_refresh: run.full_refresh,
+        error: None,
+        start_date: run.start_date.clone(),
+        end_date: run.end_date.clone(),
+        details: Some(outcome.details.clone()),
+    })
+    .await?;
+    record_drift(ctx, &run.id, name, &outcome.drift).await;
     for warning in &outcome.warnings {
-        activity::record(&state.db, Level::Warning, Some(name), warning).await;
+        activity::record(ctx.db, Level::Warning, Some(name), warning).await;
     }
     activity::record(
-        &state.db,
+        ctx.db,
         Level::Success,
         Some(name),
         &format!(
@@ -290,7 +286,7 @@ async fn record_success(
         ),
     )
     .await;
-    state.events.publish(
+    ctx.events.publish(
         Event::new(SyncCompletedEvent {
             source: name.to_string(),
             rows: outcome.rows_processed,
@@ -298,14 +294,14 @@ async fn record_success(
         })
         .run(&run.id),
     );
-    state.events.publish(Event::new(FreshnessUpdateEvent {
+    ctx.events.publish(Event::new(FreshnessUpdateEvent {
         source: name.to_string(),
     }));
     Ok(())
 }
 
 /// Schema changes are recorded and announced, never a failure.
-async fn record_drift(state: &AppState, run_id: &str, source: &str, drift: &[DriftChange]) {
+async fn record_drift(ctx: &RunContext<'_>, run_id: &str, source: &str, drift: &[DriftChange]) {
     for change in drift {
         let row = schema_drift_events::ActiveModel {
             source: Set(source.to_string()),
@@ -319,7 +315,7 @@ async fn record_drift(state: &AppState, run_id: &str, source: &str, drift: &[Dri
             accepted: Set(false),
             ..Default::default()
         };
-        if let Err(err) = row.insert(&state.db).await {
+        if let Err(err) = row.insert(ctx.db).await {
             tracing::warn!("could not record schema drift: {err}");
         }
         let message = match &change.old_type {
@@ -332,8 +328,8 @@ async fn record_drift(state: &AppState, run_id: &str, source: &str, drift: &[Dri
                 change.table, change.column, change.new_type
             ),
         };
-        activity::record(&state.db, Level::Warning, Some(source), &message).await;
-        state.events.publish(
+        activity::record(ctx.db, Level::Warning, Some(source), &message).await;
+        ctx.events.publish(
             Event::new(SchemaDriftEvent {
                 source: source.to_string(),
                 message,

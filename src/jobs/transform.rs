@@ -2,22 +2,20 @@
 //! executable when `transform.engine: dbt`), as the warehouse's only writer, with live
 //! `dbt_run_*` events, dbt artifacts and per-model status afterwards.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use dango_entity::job_runs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::RunContext;
 use crate::Error;
 use crate::activity::{self, Level};
 use crate::error::code;
 use crate::events::{
     DbtRunCompletedEvent, DbtRunFailedEvent, DbtRunSkippedEvent, DbtRunStartedEvent,
-    DbtTestFailedEvent, Event,
+    DbtTestFailedEvent, Event, EventBus,
 };
 use crate::runs;
-use crate::state::AppState;
 use crate::transform::nodes::node_name;
 use crate::transform::runner::{Command, NodeResult, Progress, Request, RunReport, Status};
 use crate::transform::{TransformError, artifacts, manifest::Manifest, status};
@@ -114,14 +112,14 @@ impl TransformOutcome {
     /// returned), else a success line (a warning when tests failed).
     pub async fn record_activity(
         &self,
-        state: &AppState,
+        ctx: &RunContext<'_>,
         failed: &str,
         done: &str,
     ) -> Result<(), String> {
         let summary = self.summary();
         if !self.failed_models.is_empty() {
             let message = format!("{failed}: {} ({summary})", self.failed_models.join(", "));
-            activity::record(&state.db, Level::Error, None, &message).await;
+            activity::record(ctx.db, Level::Error, None, &message).await;
             return Err(message);
         }
         let level = if self.failed_tests.is_empty() {
@@ -129,7 +127,7 @@ impl TransformOutcome {
         } else {
             Level::Warning
         };
-        activity::record(&state.db, level, None, &format!("{done}: {summary}")).await;
+        activity::record(ctx.db, level, None, &format!("{done}: {summary}")).await;
         Ok(())
     }
 
@@ -189,27 +187,27 @@ pub(super) fn finished_event(result: &NodeResult) -> Option<Event> {
     })
 }
 
-pub(super) fn publish(state: &AppState, run_id: Option<&str>, mut event: Event) {
+pub(super) fn publish(events: &EventBus, run_id: Option<&str>, mut event: Event) {
     if let Some(run) = run_id {
         event = event.run(run);
     }
-    state.events.publish(event);
+    events.publish(event);
 }
 
 /// Builds `spec` on the warehouse; `run_id` tags the live events.
 pub async fn execute(
-    state: &Arc<AppState>,
+    ctx: &RunContext<'_>,
     run_id: Option<&str>,
     spec: &TransformSpec,
 ) -> crate::Result<TransformOutcome> {
-    if !has_project(&state.paths) {
+    if !has_project(ctx.paths) {
         return Err(Error::bad_request(
             "This project has no dbt project (dbt/dbt_project.yml)",
         ));
     }
-    let config = state.config();
+    let config = &ctx.config;
     if config.transform.engine == "dbt" {
-        return super::dbt_cli::execute(state, run_id, spec).await;
+        return super::dbt_cli::execute(ctx, run_id, spec).await;
     }
     let request = Request {
         command: spec.command()?,
@@ -218,13 +216,13 @@ pub async fn execute(
         full_refresh: spec.full_refresh,
         threads: config.transform.threads,
     };
-    let dbt_dir = state.paths.dbt_dir();
-    let dango_dir = state.paths.dango_dir();
+    let dbt_dir = ctx.paths.dbt_dir();
+    let dango_dir = ctx.paths.dango_dir();
     let vars = spec.vars.clone();
-    let events = state.clone();
+    let events = ctx.events.clone();
     let run = run_id.map(str::to_string);
     let started = Utc::now();
-    let outcome = state
+    let outcome = ctx
         .warehouse
         .write_with(
             move |connect| -> Result<(Manifest, RunReport), TransformError> {
@@ -279,13 +277,12 @@ pub async fn execute(
 /// Re-reads the project and rewrites `manifest.json` and `catalog.json` without building
 /// (after staging models were generated without a build, and after a run of real dbt):
 /// what the catalog and docs show.
-pub async fn refresh_manifest(state: &Arc<AppState>) -> crate::Result<()> {
-    if !has_project(&state.paths) {
+pub async fn refresh_manifest(ctx: &RunContext<'_>) -> crate::Result<()> {
+    if !has_project(ctx.paths) {
         return Ok(());
     }
-    let dbt_dir = state.paths.dbt_dir();
-    state
-        .warehouse
+    let dbt_dir = ctx.paths.dbt_dir();
+    ctx.warehouse
         .read(move |conn| {
             let database = crate::transform::database_name(conn)?;
             let manifest = Manifest::load(&dbt_dir, &database, &Map::new())?;
@@ -296,29 +293,29 @@ pub async fn refresh_manifest(state: &Arc<AppState>) -> crate::Result<()> {
 }
 
 /// Executes a transform run record.
-pub async fn run(state: &Arc<AppState>, run: &job_runs::Model) -> crate::Result<u64> {
+pub async fn run(ctx: &RunContext<'_>, run: &job_runs::Model) -> crate::Result<u64> {
     let spec: TransformSpec = run
         .selector
         .as_deref()
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
-    runs::set_phase(&state.db, &run.id, "dbt_started", Some("Building models")).await?;
+    runs::set_phase(ctx.db, &run.id, "dbt_started", Some("Building models")).await?;
     let label = if spec.select.is_empty() {
         "all models".to_string()
     } else {
         spec.select.join(" ")
     };
     activity::record(
-        &state.db,
+        ctx.db,
         Level::Info,
         None,
         &format!("dbt {} started: {label}", spec.command),
     )
     .await;
-    let outcome = execute(state, Some(&run.id), &spec).await?;
+    let outcome = execute(ctx, Some(&run.id), &spec).await?;
     outcome
         .record_activity(
-            state,
+            ctx,
             "dbt models failed",
             &format!("dbt {} finished", spec.command),
         )

@@ -130,7 +130,16 @@ pub struct Column {
 #[derive(Debug, Default, Deserialize)]
 pub struct RunResults {
     #[serde(default, deserialize_with = "or_default")]
+    pub metadata: RunResultsMetadata,
+    #[serde(default, deserialize_with = "or_default")]
     pub results: Vec<RunResult>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RunResultsMetadata {
+    /// When the run finished (RFC 3339).
+    #[serde(default)]
+    pub generated_at: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -56,7 +56,7 @@ async fn a_real_dbt_builds_the_project_and_the_server_keeps_serving() {
             .await,
         ["DE:15.5", "FR:20.0"]
     );
-    let health = json(editor.get(app.url("/api/status")).send().await.unwrap()).await;
+    let health = json(app.get(&editor, "/api/status").await).await;
     assert_eq!(health["services"]["duckdb"], "healthy", "{health}");
 
     // dbt's run_results.json drove the model statuses and the catalog.

@@ -81,11 +81,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 async fn begin(app: &TestApp, client: &reqwest::Client) -> String {
-    let response = client
-        .get(app.url("/api/auth/oauth/acme/login"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(client, "/api/auth/oauth/acme/login").await;
     assert_eq!(response.status(), 302);
     let cookie = response.headers()["set-cookie"]
         .to_str()
@@ -157,7 +153,7 @@ async fn oauth_login_end_to_end() {
     let client = app.browser();
     let state = begin(&app, &client).await;
     assert_eq!(callback(&app, &client, "good-code", &state).await, "/");
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = json(app.get(&client, "/api/auth/me").await).await;
     assert_eq!(me["user"]["id"], user.id.as_str());
     assert_eq!(me["user"]["oauth_provider"], "acme");
 
@@ -227,6 +223,6 @@ async fn oauth_login_end_to_end() {
 }
 
 async fn error_code_unauthenticated(app: &TestApp, client: &reqwest::Client) {
-    let me = json(client.get(app.url("/api/auth/me")).send().await.unwrap()).await;
+    let me = json(app.get(client, "/api/auth/me").await).await;
     assert_eq!(me["authenticated"], false);
 }

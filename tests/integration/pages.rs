@@ -17,7 +17,7 @@ async fn a_signed_in_user_opens_every_page() {
     let browser = app.page_browser("pages@example.com").await;
     for page in dango::web::PAGES {
         let path = concrete(page.route);
-        let response = browser.get(app.url(&path)).send().await.unwrap();
+        let response = app.get(&browser, &path).await;
         assert_eq!(response.status(), 200, "GET {path}");
         let content_type = response.headers()[CONTENT_TYPE]
             .to_str()
@@ -48,7 +48,7 @@ async fn the_dashboard_opens_after_the_forced_password_change() {
     .unwrap();
     let temporary = created.temp_password.unwrap();
     let browser = app.page_browser_with("fresh@example.com", &temporary).await;
-    let before = browser.get(app.url("/")).send().await.unwrap();
+    let before = app.get(&browser, "/").await;
     assert_eq!(before.status(), 302);
     assert_eq!(before.headers()["location"], "/setup");
     let changed = browser
@@ -59,7 +59,7 @@ async fn the_dashboard_opens_after_the_forced_password_change() {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
-    let after = browser.get(app.url("/")).send().await.unwrap();
+    let after = app.get(&browser, "/").await;
     assert_eq!(after.status(), 200);
     assert!(after.text().await.unwrap().contains("<main"));
 }
@@ -70,11 +70,7 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_a_page() {
     app.user("lost@example.com", Role::Viewer).await;
     let browser = app.page_browser("lost@example.com").await;
     // even a browser asking for HTML gets the API's JSON error
-    let api = browser
-        .get(app.url("/api/no-such-thing"))
-        .send()
-        .await
-        .unwrap();
+    let api = app.get(&browser, "/api/no-such-thing").await;
     assert!(
         api.headers()[CONTENT_TYPE]
             .to_str()
@@ -82,16 +78,12 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_a_page() {
             .starts_with("application/json")
     );
     assert_eq!(error_body(api, 404).await["code"], "DANGO-G404");
-    let page = browser.get(app.url("/no-such-page")).send().await.unwrap();
+    let page = app.get(&browser, "/no-such-page").await;
     assert_eq!(page.status(), 404);
     assert!(page.text().await.unwrap().contains("Page not found"));
     // a script gets JSON for an unknown page path too
     let script = app.login("lost@example.com").await;
-    error_body(
-        script.get(app.url("/no-such-page")).send().await.unwrap(),
-        404,
-    )
-    .await;
+    error_body(app.get(&script, "/no-such-page").await, 404).await;
     // a known path with the wrong method says which methods it has
     let wrong = script
         .put(app.url("/api/auth/api-keys"))
@@ -146,7 +138,7 @@ async fn every_response_carries_the_browser_security_headers() {
         (&browser, "/api/docs", "docs"),
     ];
     for (client, path, kind) in cases {
-        let response = client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(client, path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
@@ -166,7 +158,7 @@ async fn every_response_carries_the_browser_security_headers() {
             "{path}: no HSTS over plain HTTP"
         );
     }
-    let me = script.get(app.url("/api/auth/me")).send().await.unwrap();
+    let me = app.get(&script, "/api/auth/me").await;
     assert_eq!(me.headers()["cache-control"], "no-store");
 }
 

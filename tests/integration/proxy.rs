@@ -19,14 +19,7 @@ async fn failed_login(client: &reqwest::Client, base: &str, forwarded_for: Optio
 
 async fn platform_health(app: &TestApp) -> serde_json::Value {
     let admin = app.login_as(Role::Admin).await;
-    json(
-        admin
-            .get(app.url("/api/health/platform"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    json(app.get(&admin, "/api/health/platform").await).await
 }
 
 #[tokio::test]
@@ -102,7 +95,7 @@ async fn without_authentication_only_direct_local_clients_are_served() {
     let app = TestApp::start_with(|config| config.auth.enabled = false).await;
     let proxy = start_forwarding_proxy(app.url("")).await;
     let client = app.anonymous();
-    let direct = client.get(app.url("/api/config")).send().await.unwrap();
+    let direct = app.get(&client, "/api/config").await;
     assert_eq!(direct.status(), 200);
     let forwarded = client
         .get(format!("{proxy}/api/config"))

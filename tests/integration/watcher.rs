@@ -12,14 +12,7 @@ async fn a_burst_of_writes_triggers_one_sync() {
     .await;
     app.write_sources("  - name: drops\n    type: local_files\n    local_files: {directory: data/uploads/drops}\n");
     let client = app.login_as(Role::Viewer).await;
-    let status = json(
-        client
-            .get(app.url("/api/watcher/status"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let status = json(app.get(&client, "/api/watcher/status").await).await;
     assert_eq!(status["running"], true, "{status}");
     assert_eq!(status["debounce_seconds"], 1);
 
@@ -64,14 +57,7 @@ async fn a_burst_of_writes_triggers_one_sync() {
         1,
         "{runs:?}"
     );
-    let status = json(
-        client
-            .get(app.url("/api/watcher/status"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let status = json(app.get(&client, "/api/watcher/status").await).await;
     assert_eq!(status["last_run_id"], run.id.as_str());
     assert_eq!(status["pending_files"], serde_json::json!([]));
 }
@@ -80,14 +66,7 @@ async fn a_burst_of_writes_triggers_one_sync() {
 async fn no_watcher_without_auto_sync() {
     let app = TestApp::start_with(|c| c.platform.auto_sync = false).await;
     let client = app.login_as(Role::Viewer).await;
-    let status = json(
-        client
-            .get(app.url("/api/watcher/status"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let status = json(app.get(&client, "/api/watcher/status").await).await;
     assert_eq!(status["running"], false);
     assert_eq!(status["auto_sync_enabled"], false);
 }
