@@ -41,7 +41,8 @@ pub fn compile(
     })
 }
 
-type Rendered = (String, Vec<String>, Option<duckdb::Connection>);
+/// A node's SQL, the ephemeral models it uses, and the connection lent to the render.
+type CompiledNode = (String, Vec<String>, Option<duckdb::Connection>);
 
 fn render(
     manifest: &Manifest,
@@ -49,7 +50,7 @@ fn render(
     node: &Node,
     is_incremental: bool,
     connection: Option<duckdb::Connection>,
-) -> Result<Rendered, TransformError> {
+) -> Result<CompiledNode, TransformError> {
     let mut scope = manifest.scope(node, Mode::Compile, resolver.clone());
     scope.is_incremental = is_incremental;
     scope.connection = connection.map(std::sync::Mutex::new);
