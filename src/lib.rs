@@ -17,6 +17,7 @@ pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod project;
+pub mod query;
 pub mod runs;
 pub mod sources;
 pub mod state;

@@ -89,6 +89,10 @@ pub struct AppState {
     pub untrusted_forwarders: crate::client_address::UntrustedForwarders,
     /// SHA-256 of the token the CLI uses, once the server listens.
     pub cli_token_hash: RwLock<Option<String>>,
+    /// Queries running per user (`api.query_max_concurrent`).
+    pub running_queries: crate::query::RunningQueries,
+    /// Columns governance flags as PII, masked in query results (`api.mask_pii`).
+    pub pii_columns: crate::query::PiiColumns,
     pub started_at: Instant,
 }
 
@@ -118,6 +122,8 @@ impl AppState {
             target_dir: Mutex::new(None),
             untrusted_forwarders: Default::default(),
             cli_token_hash: RwLock::new(None),
+            running_queries: Default::default(),
+            pii_columns: Default::default(),
             started_at: Instant::now(),
         }
     }

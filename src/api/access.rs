@@ -124,6 +124,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/catalog/models/{model_name}", P(GovernanceView)),
     ("GET", "/api/catalog/lineage", P(GovernanceView)),
     ("GET", "/api/catalog/impact/{model_name}", P(GovernanceView)),
+    ("POST", "/api/query", P(QueryExecute)),
     ("GET", "/dbt-docs", Auth),
     ("GET", "/manifest.json", Auth),
     ("GET", "/catalog.json", Auth),

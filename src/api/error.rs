@@ -23,6 +23,9 @@ pub struct ErrorBody {
     pub remaining_seconds: Option<u64>,
     /// Why a password was refused, one line each.
     pub issues: Option<Vec<String>>,
+    /// Where the SQL of a query stops parsing (1-based line and column).
+    pub line: Option<u64>,
+    pub column: Option<u64>,
 }
 
 /// A JSON error response with the given status, code and message.

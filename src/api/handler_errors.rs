@@ -226,6 +226,26 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         "catalog_model",
         &[BAD_MODEL, NO_MANIFEST, WAREHOUSE_RELEASED],
     ),
+    // Query
+    (
+        "run_query",
+        &[
+            (
+                400,
+                "The SQL does not parse (`line`, `column`), is not one read-only query, uses a forbidden function, table function or file, or DuckDB refused it (a missing table or column); or `limit` is above `api.query_max_rows`",
+            ),
+            (
+                408,
+                "The query ran past `api.query_timeout_seconds` and was stopped",
+            ),
+            (413, "The SQL is longer than 100 KB (it is not echoed back)"),
+            (
+                429,
+                "The caller already has `api.query_max_concurrent` queries running (`Retry-After`)",
+            ),
+            WAREHOUSE_RELEASED,
+        ],
+    ),
     // dbt
     ("list_dbt_models", &[]),
     (

@@ -18,6 +18,7 @@ mod files;
 mod handler_errors;
 mod health;
 mod oauth;
+mod query;
 mod settings;
 mod sources;
 mod sync;
@@ -61,6 +62,8 @@ pub enum ApiTag {
     /// Models, sources, lineage and impact from the dbt artifacts.
     #[oai(rename = "Data Catalog")]
     Catalog,
+    /// Read-only SQL over the warehouse.
+    Query,
 }
 
 /// Declares the API from one list of groups of tags: the `Api` type and its value.
@@ -86,7 +89,7 @@ api_groups! {
         audit::AuditApi,
     ],
     data: [sources::SourcesApi, sync::SyncApi, files::FilesApi],
-    transform: [dbt::DbtApi, catalog::CatalogApi],
+    transform: [dbt::DbtApi, catalog::CatalogApi, query::QueryApi],
 }
 
 pub fn service() -> OpenApiService<Api, ()> {

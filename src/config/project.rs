@@ -264,8 +264,17 @@ pub struct OAuthProviderConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ApiConfig {
+    /// Rows a query answers with at most (and by default).
     pub query_max_rows: usize,
     pub query_timeout_seconds: u64,
+    /// Rows a CSV or NDJSON download of a query holds at most.
+    pub query_export_max_rows: usize,
+    /// Queries one user may have running at once.
+    pub query_max_concurrent: usize,
+    /// Bytes of JSON a query answers with at most (the rows after that are cut).
+    pub query_max_result_bytes: usize,
+    /// Columns flagged as PII come back masked to users without `governance.manage`.
+    pub mask_pii: bool,
 }
 
 impl Default for ApiConfig {
@@ -273,6 +282,10 @@ impl Default for ApiConfig {
         Self {
             query_max_rows: 10_000,
             query_timeout_seconds: 30,
+            query_export_max_rows: 10_000_000,
+            query_max_concurrent: 4,
+            query_max_result_bytes: 64 * 1024 * 1024,
+            mask_pii: false,
         }
     }
 }

@@ -22,6 +22,20 @@ codes! {
     CONFIG_INVALID = "DANGO-C003",
     /// One or more sources of a sync failed.
     SYNC_FAILED = "DANGO-I001",
+    /// The SQL of a query does not parse (`line` and `column` say where), or is empty.
+    QUERY_SYNTAX = "DANGO-Q001",
+    /// The SQL is not a single read-only query (stacked statements, DDL, DML, SET, ...).
+    QUERY_NOT_READ_ONLY = "DANGO-Q002",
+    /// The query uses something queries may not (a file reader, a setting, a host fact).
+    QUERY_FORBIDDEN = "DANGO-Q003",
+    /// DuckDB could not run the query (a missing table or column, a type error).
+    QUERY_FAILED = "DANGO-Q004",
+    /// The SQL is longer than 100 KB.
+    QUERY_TOO_LARGE = "DANGO-Q007",
+    /// The caller already has `api.query_max_concurrent` queries running.
+    QUERY_CONCURRENCY = "DANGO-Q008",
+    /// The query ran past `api.query_timeout_seconds` and was stopped.
+    QUERY_TIMEOUT = "DANGO-Q009",
     /// A file could not be loaded (bad encoding, unreadable CSV).
     FILE_NOT_LOADABLE = "DANGO-I003",
     /// A sync would have replaced a table that has rows with an empty one.

@@ -344,6 +344,24 @@ async fn every_operation_answers_as_documented() {
         .await;
     app.wait_run(&admin, model["run_id"].as_str().unwrap())
         .await;
+    let answer = tour
+        .call(
+            "run_query",
+            admin
+                .post(url("/api/query"))
+                .json(&json!({"sql": "SELECT count(*) AS n FROM staging.stg_sales__sales"})),
+            200,
+        )
+        .await;
+    assert_eq!(answer["columns"][0]["name"], "n", "{answer}");
+    tour.call(
+        "run_query",
+        admin
+            .post(url("/api/query"))
+            .json(&json!({"sql": "DROP TABLE staging.stg_sales__sales"})),
+        400,
+    )
+    .await;
     tour.call("catalog_models", admin.get(url("/api/catalog/models")), 200)
         .await;
     tour.call(

@@ -20,6 +20,7 @@ mod pages;
 mod process;
 mod project_paths;
 mod proxy;
+mod query;
 mod requests;
 mod sync;
 mod transform;
