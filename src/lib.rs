@@ -16,6 +16,7 @@ pub mod file_sources;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
+pub mod profiling;
 pub mod project;
 pub mod query;
 pub mod runs;

@@ -8,4 +8,5 @@ pub mod login_attempts;
 pub mod schema_drift_events;
 pub mod sessions;
 pub mod sync_history;
+pub mod table_profiles;
 pub mod users;

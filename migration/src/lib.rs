@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_auth;
 mod m20261127_000002_runs;
+mod m20261203_000003_profiles;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_auth::Migration),
             Box::new(m20261127_000002_runs::Migration),
+            Box::new(m20261203_000003_profiles::Migration),
         ]
     }
 }

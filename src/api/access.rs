@@ -124,6 +124,16 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/catalog/models/{model_name}", P(GovernanceView)),
     ("GET", "/api/catalog/lineage", P(GovernanceView)),
     ("GET", "/api/catalog/impact/{model_name}", P(GovernanceView)),
+    (
+        "GET",
+        "/api/catalog/{source}/{table}/columns",
+        P(GovernanceView),
+    ),
+    (
+        "POST",
+        "/api/catalog/{source}/{table}/profile",
+        P(GovernanceView),
+    ),
     ("POST", "/api/query", P(QueryExecute)),
     ("GET", "/dbt-docs", Auth),
     ("GET", "/manifest.json", Auth),

@@ -8,7 +8,9 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 
 use super::ApiTag;
-use crate::catalog::{self, CatalogDeps, CatalogModels, Impact, Lineage, ModelDetail};
+use crate::catalog::{
+    self, CatalogDeps, CatalogModels, Impact, Lineage, ModelDetail, TableColumns,
+};
 use crate::error::code;
 use crate::state::AppState;
 use crate::{Error, Result};
@@ -105,5 +107,57 @@ impl CatalogApi {
         check_name(&model_name)?;
         let artifacts = catalog::require(state.dbt_artifacts())?;
         Ok(Json(catalog::impact(&artifacts, &model_name)?))
+    }
+
+    /// A table's columns with their cached profile
+    ///
+    /// The live columns (type, nullability) of a raw table of the source
+    /// (`raw_<source>.<table>`), its staging view (`staging.stg_<source>__…`) or any dbt
+    /// relation named by its schema (`marts`/`orders`), with the documentation from the dbt
+    /// project and the statistics of the last profile: nulls, distinct values (estimated
+    /// above 1,000,000 rows, which `distinct_approximate` says), min/max, mean, spread and
+    /// quartiles of numbers, lengths of strings, top values and samples. Profiles are
+    /// refreshed in the background after each sync; `stats` is null before the first.
+    #[oai(
+        path = "/api/catalog/:source/:table/columns",
+        method = "get",
+        operation_id = "catalog_table_columns"
+    )]
+    async fn table_columns(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// The source name, or the schema of a dbt relation.
+        #[oai(validator(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+        source: Path<String>,
+        /// The table, view or model name.
+        #[oai(validator(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+        table: Path<String>,
+    ) -> Result<Json<TableColumns>> {
+        let deps = CatalogDeps::of(&state);
+        Ok(Json(catalog::table_columns(&deps, &source, &table).await?))
+    }
+
+    /// Profile a table now
+    ///
+    /// Computes the profile of the table afresh (all columns in one aggregate pass plus one
+    /// grouped pass per column with repeated values), caches it and answers like
+    /// `GET …/columns`.
+    #[oai(
+        path = "/api/catalog/:source/:table/profile",
+        method = "post",
+        operation_id = "catalog_profile_table"
+    )]
+    async fn profile_table(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// The source name, or the schema of a dbt relation.
+        #[oai(validator(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+        source: Path<String>,
+        /// The table, view or model name.
+        #[oai(validator(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+        table: Path<String>,
+    ) -> Result<Json<TableColumns>> {
+        let deps = CatalogDeps::of(&state);
+        Ok(Json(catalog::profile_now(&deps, &source, &table).await?))
     }
 }

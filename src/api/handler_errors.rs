@@ -39,6 +39,17 @@ const BAD_MODEL: (u16, &str) = (
     400,
     "The model name is not an identifier (letters, digits, underscores; at most 128)",
 );
+const TABLE_ERRORS: HandlerErrors = &[
+    (
+        400,
+        "The source or table name is not a lowercase identifier (letters, digits, underscores)",
+    ),
+    (
+        404,
+        "No such table or view: not a raw table of the source, its staging view, or a relation of a schema by that name",
+    ),
+    WAREHOUSE_RELEASED,
+];
 const NOT_A_FILE_SOURCE: (u16, &str) = (400, "The source is not a csv or local_files source");
 
 pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
@@ -222,6 +233,8 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         )],
     ),
     ("catalog_models", &[]),
+    ("catalog_table_columns", TABLE_ERRORS),
+    ("catalog_profile_table", TABLE_ERRORS),
     (
         "catalog_model",
         &[BAD_MODEL, NO_MANIFEST, WAREHOUSE_RELEASED],

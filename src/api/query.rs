@@ -23,6 +23,7 @@ pub struct QueryApi;
 pub struct QueryRequest {
     /// One read-only query (SELECT, WITH, VALUES, FROM-first; at most 100 KB). Tables are
     /// named `schema.table` (`raw_<source>.<table>`, `staging.stg_…`, `marts.…`).
+    #[oai(validator(min_length = 1))]
     pub sql: String,
     /// Rows to return at most (default and maximum: `api.query_max_rows`, 10,000). Ignored
     /// for CSV and NDJSON downloads, which hold the whole result up to

@@ -13,7 +13,9 @@ use crate::transform::artifact_model::{Artifacts, Node};
 use crate::transform::status::{self, ModelStatus};
 use crate::warehouse::Warehouse;
 
+mod columns;
 mod lineage;
+pub use columns::{CatalogColumn, TableColumns, profile_now, table_columns};
 pub use lineage::{Impact, ImpactTree, Lineage, LineageEdge, LineageNode, impact, lineage};
 
 /// What the catalog reads: the last run's artifacts, the warehouse (row counts, live
@@ -22,6 +24,8 @@ pub struct CatalogDeps<'a> {
     pub artifacts: Option<Arc<Artifacts>>,
     pub warehouse: &'a Arc<Warehouse>,
     pub paths: &'a ProjectPaths,
+    /// Where column profiles are cached.
+    pub db: &'a sea_orm::DatabaseConnection,
 }
 
 impl<'a> CatalogDeps<'a> {
@@ -30,6 +34,7 @@ impl<'a> CatalogDeps<'a> {
             artifacts: state.dbt_artifacts(),
             warehouse: &state.warehouse,
             paths: &state.paths,
+            db: &state.db,
         }
     }
 }

@@ -9,11 +9,12 @@ pub mod transform;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dango_entity::sync_history;
+use dango_entity::{job_runs, sync_history};
 use sea_orm::DatabaseConnection;
 
 use crate::config::{ProjectConfig, ProjectPaths};
 use crate::events::EventBus;
+use crate::profiling::{self, ProfileDeps, Relation};
 use crate::runs::{self, RunKind, RunStatus};
 use crate::sources::{facts::FactsCache, history};
 use crate::state::AppState;
@@ -105,7 +106,11 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
         ))),
     };
     let finished = match outcome {
-        Ok(rows) => runs::finish(ctx.db, run_id, RunStatus::Success, Some(rows), None).await,
+        Ok(rows) => {
+            let finished = runs::finish(ctx.db, run_id, RunStatus::Success, Some(rows), None).await;
+            refresh_profiles(ctx, &run);
+            finished
+        }
         Err(err) => {
             if err.kind == crate::ErrorKind::Internal {
                 tracing::error!("run {run_id} failed: {err:?}");
@@ -116,4 +121,56 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
     if let Err(err) = finished {
         tracing::error!("cannot record the end of run {run_id}: {err:?}");
     }
+}
+
+/// After a run succeeded, profiles what it changed in the background (the run is already
+/// recorded as done): a sync's raw tables and staging views, and every relation the last
+/// dbt run built.
+fn refresh_profiles(ctx: &RunContext<'_>, run: &job_runs::Model) {
+    let sources = match RunKind::of(run) {
+        Some(RunKind::Sync) => runs::sources_of(run),
+        _ => Vec::new(),
+    };
+    let mut built: Vec<Relation> = ctx
+        .dbt_artifacts()
+        .map(|artifacts| built_relations(&artifacts))
+        .unwrap_or_default();
+    let deps = ProfileDeps {
+        warehouse: ctx.warehouse.clone(),
+        db: ctx.db.clone(),
+    };
+    tokio::spawn(async move {
+        let synced = if sources.is_empty() {
+            Ok(Vec::new())
+        } else {
+            deps.warehouse
+                .read(move |conn| profiling::relations_of_sources(conn, &sources))
+                .await
+        };
+        match synced {
+            Ok(mut relations) => {
+                relations.append(&mut built);
+                relations.sort();
+                relations.dedup();
+                profiling::refresh_in_background(deps, relations);
+            }
+            Err(err) => tracing::warn!("cannot list what to profile: {}", err.detailed_message()),
+        }
+    });
+}
+
+/// Relations the last dbt run built successfully, outside the raw and staging schemas
+/// (those are profiled with their source).
+fn built_relations(artifacts: &Artifacts) -> Vec<Relation> {
+    artifacts
+        .run_results
+        .results
+        .iter()
+        .filter(|result| result.status == "success")
+        .filter_map(|result| artifacts.manifest.nodes.get(&result.unique_id))
+        .filter(|node| matches!(node.resource_type.as_str(), "model" | "seed" | "snapshot"))
+        .filter(|node| node.config.materialized.as_deref() != Some("ephemeral"))
+        .filter(|node| !node.schema.starts_with("raw_") && node.schema != "staging")
+        .map(|node| Relation::new(node.schema.clone(), node.relation()))
+        .collect()
 }

@@ -362,6 +362,24 @@ async fn every_operation_answers_as_documented() {
         400,
     )
     .await;
+    tour.call(
+        "catalog_profile_table",
+        admin.post(url("/api/catalog/sales/sales/profile")),
+        200,
+    )
+    .await;
+    tour.call(
+        "catalog_table_columns",
+        admin.get(url("/api/catalog/sales/stg_sales__sales/columns")),
+        200,
+    )
+    .await;
+    tour.call(
+        "catalog_table_columns",
+        admin.get(url("/api/catalog/sales/nothing/columns")),
+        404,
+    )
+    .await;
     tour.call("catalog_models", admin.get(url("/api/catalog/models")), 200)
         .await;
     tour.call(

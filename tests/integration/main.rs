@@ -18,6 +18,7 @@ mod oauth;
 mod openapi;
 mod pages;
 mod process;
+mod profiles;
 mod project_paths;
 mod proxy;
 mod query;
