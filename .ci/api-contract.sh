@@ -3,7 +3,9 @@
 # server (the debug binary) on a temporary project with one synced csv source:
 #   1. a Python client generated from openapi/openapi.json by openapi-python-client
 #      (no generator warnings, mypy --strict clean) drives the main flows;
-#   2. schemathesis runs every check over every operation, with the flows' API key.
+#   2. the official `mcp` Python client drives the MCP server at /mcp (every tool, a
+#      viewer key refused what viewers may not do);
+#   3. schemathesis runs every check over every operation, with the flows' API key.
 # Usage: .ci/api-contract.sh VENV (a venv of .ci/requirements-api.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +57,11 @@ fi
 PYTHONPATH="$work" "$VENV/bin/python" tests/clients/python_flows.py \
   "$url" "$EMAIL" "$PASSWORD" "$work/api-key"
 
-echo "-- schemathesis"
 field() { "$VENV/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/api-key" "$1"; }
+echo "-- MCP: the official mcp client"
+"$VENV/bin/python" tests/clients/mcp_flows.py "$url" "$EMAIL" "$PASSWORD" "$(field key)"
+
+echo "-- schemathesis"
 DANGO_API_KEY="$(field key)" DANGO_DECOY_KEY="$(field decoy_key_id)" DANGO_DECOY_USER="$(field decoy_user_id)" \
   "$VENV/bin/st" --config-file tests/clients/schemathesis.toml \
   run openapi/openapi.json --url "$url" \

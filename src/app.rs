@@ -88,15 +88,32 @@ impl App {
 
     /// The whole HTTP surface behind the request guard.
     pub fn endpoint(&self) -> impl Endpoint<Output = poem::Response> + 'static {
+        // MCP tool calls go to the same guarded surface (without `/mcp` itself).
+        let dispatch = api::mcp::Dispatch(Arc::new(self.surface(None)));
+        self.surface(Some(dispatch))
+    }
+
+    fn surface(
+        &self,
+        mcp: Option<api::mcp::Dispatch>,
+    ) -> poem::endpoint::BoxEndpoint<'static, poem::Response> {
         let service = api::service();
         let document = api::spec::document(&service);
         let spec = Arc::new(serde_json::to_string_pretty(&document).unwrap_or_default() + "\n");
         let contract = Arc::new(api::schema::Contract::new(document));
         // The API owns `/api` and everything below it (its unknown paths answer JSON);
         // pages own the rest. Nesting the API at `/` would shadow the page at `/`.
-        let routes = web::routes(Route::new(), &service, spec)
+        let mut routes = web::routes(Route::new(), &service, spec)
             .at("/ws", poem::get(api::ws::socket))
             .nest_no_strip("/api", service);
+        if let Some(dispatch) = mcp {
+            routes = routes.at(
+                "/mcp",
+                poem::post(api::mcp::post.data(dispatch))
+                    .get(api::mcp::unsupported)
+                    .delete(api::mcp::unsupported),
+            );
+        }
         routes
             .data(self.state.clone())
             .with(CookieJarManager::new())
@@ -109,6 +126,7 @@ impl App {
                 tracing::error!("a request handler panicked");
                 crate::Error::internal(anyhow::anyhow!("handler panicked")).to_response()
             }))
+            .boxed()
     }
 
     /// Serves on `addr` (e.g. `127.0.0.1:0`) until [`RunningApp::shutdown`].

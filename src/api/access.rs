@@ -124,6 +124,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/catalog/models/{model_name}", P(GovernanceView)),
     ("GET", "/api/catalog/lineage", P(GovernanceView)),
     ("GET", "/api/catalog/impact/{model_name}", P(GovernanceView)),
+    ("GET", "/api/catalog/search", P(GovernanceView)),
     (
         "GET",
         "/api/catalog/{source}/{table}/columns",
@@ -135,6 +136,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         P(GovernanceView),
     ),
     ("POST", "/api/query", P(QueryExecute)),
+    // AI agents: the tool list and the MCP server (each tool call is checked again at
+    // the operation it calls)
+    ("GET", "/api/tools", P(SourceView)),
+    ("POST", "/mcp", Auth),
+    ("GET", "/mcp", Auth),
+    ("DELETE", "/mcp", Auth),
     ("GET", "/dbt-docs", Auth),
     ("GET", "/manifest.json", Auth),
     ("GET", "/catalog.json", Auth),

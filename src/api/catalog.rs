@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::OpenApi;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 
 use super::ApiTag;
 use crate::catalog::{
-    self, CatalogDeps, CatalogModels, Impact, Lineage, ModelDetail, TableColumns,
+    self, CatalogDeps, CatalogModels, Impact, Lineage, ModelDetail, SearchResults, TableColumns,
 };
 use crate::error::code;
 use crate::state::AppState;
@@ -159,5 +159,26 @@ impl CatalogApi {
     ) -> Result<Json<TableColumns>> {
         let deps = CatalogDeps::of(&state);
         Ok(Json(catalog::profile_now(&deps, &source, &table).await?))
+    }
+
+    /// Search sources, tables, models, seeds and columns
+    ///
+    /// Matches the query (2–100 characters, case-insensitive) against names, tags, column
+    /// names and descriptions. Ranked: exact name, name prefix, name substring, then tags,
+    /// columns and descriptions; queries of four letters or more tolerate a typo (two from
+    /// nine letters), marked `fuzzy`. Each node appears once, with its best match; at most 50.
+    #[oai(
+        path = "/api/catalog/search",
+        method = "get",
+        operation_id = "catalog_search"
+    )]
+    async fn search(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// What to look for.
+        #[oai(validator(min_length = 2, max_length = 100))]
+        q: Query<String>,
+    ) -> Result<Json<SearchResults>> {
+        Ok(Json(catalog::search(&CatalogDeps::of(&state), &q)?))
     }
 }

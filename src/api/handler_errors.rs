@@ -234,11 +234,19 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
     ),
     ("catalog_models", &[]),
     ("catalog_table_columns", TABLE_ERRORS),
+    (
+        "catalog_search",
+        &[(
+            400,
+            "The query is shorter than 2 or longer than 100 characters",
+        )],
+    ),
     ("catalog_profile_table", TABLE_ERRORS),
     (
         "catalog_model",
         &[BAD_MODEL, NO_MANIFEST, WAREHOUSE_RELEASED],
     ),
+    ("list_agent_tools", &[]),
     // Query
     (
         "run_query",

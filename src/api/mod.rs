@@ -10,6 +10,7 @@ pub mod models;
 pub mod schema;
 pub mod spec;
 
+mod agents;
 mod audit;
 mod auth;
 mod catalog;
@@ -17,6 +18,7 @@ mod dbt;
 mod files;
 mod handler_errors;
 mod health;
+pub mod mcp;
 mod oauth;
 mod query;
 mod settings;
@@ -64,6 +66,9 @@ pub enum ApiTag {
     Catalog,
     /// Read-only SQL over the warehouse.
     Query,
+    /// What AI agents discover: the tools (the MCP server at `/mcp` offers the same).
+    #[oai(rename = "AI / Agent")]
+    Agents,
 }
 
 /// Declares the API from one list of groups of tags: the `Api` type and its value.
@@ -89,7 +94,7 @@ api_groups! {
         audit::AuditApi,
     ],
     data: [sources::SourcesApi, sync::SyncApi, files::FilesApi],
-    transform: [dbt::DbtApi, catalog::CatalogApi, query::QueryApi],
+    transform: [dbt::DbtApi, catalog::CatalogApi, query::QueryApi, agents::AgentsApi],
 }
 
 pub fn service() -> OpenApiService<Api, ()> {

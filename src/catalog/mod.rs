@@ -15,8 +15,10 @@ use crate::warehouse::Warehouse;
 
 mod columns;
 mod lineage;
+mod search;
 pub use columns::{CatalogColumn, TableColumns, profile_now, table_columns};
 pub use lineage::{Impact, ImpactTree, Lineage, LineageEdge, LineageNode, impact, lineage};
+pub use search::{SearchHit, SearchResults, search};
 
 /// What the catalog reads: the last run's artifacts, the warehouse (row counts, live
 /// columns) and the project (model statuses, configured sources).

@@ -1,6 +1,7 @@
 //! The `dango` command line.
 
 mod auth;
+mod mcp;
 mod run;
 mod server;
 mod start;
@@ -99,6 +100,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document
     Openapi,
+    /// Serve the MCP server on stdio for local agent tools (as the local CLI)
+    Mcp,
 }
 
 fn project_root(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -181,6 +184,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Auth { command } => auth::run(project_root(cli.project)?, command).await,
+        Command::Mcp => mcp::run(project_root(cli.project)?).await,
         Command::Openapi => {
             print!("{}", crate::api::spec_json(&crate::api::service()));
             Ok(())

@@ -299,13 +299,7 @@ fn shell_auth_changes_hold_on_the_running_server_once_the_command_returns() {
 fn cli_sync_runs_in_process_or_through_the_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
-    assert!(
-        run(dango(project)
-            .arg("init")
-            .env("DANGO_ADMIN_EMAIL", "ops@example.com")
-            .env("DANGO_ADMIN_PASSWORD", "Cli-Sync-Password-3"))
-        .0
-    );
+    init_with_admin(project, "Cli-Sync-Password-3");
     std::fs::write(
         project.join(".dango/sources.yml"),
         "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
@@ -473,4 +467,54 @@ fn dango_run_names_failing_tests_as_dbt_does() {
         out.contains("FAIL     not_null_dim_customers_customer_id"),
         "the test is named, not hashed: {out}"
     );
+}
+
+/// `dango mcp` speaks MCP on stdio, one JSON-RPC message per line, as the local CLI: it
+/// starts the platform itself when no server runs.
+#[test]
+fn mcp_on_stdio_answers_line_by_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    init_with_admin(project, "Cli-Mcp-Password-7");
+    let mut child = Server(
+        dango(project)
+            .arg("mcp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let messages = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"cli-test","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_query","arguments":{"sql":"SELECT 40 + 2 AS answer"}}}"#,
+    ];
+    for message in messages {
+        writeln!(stdin, "{message}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["result"]["serverInfo"]["name"], "dango", "{first}");
+    let second: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(second["id"], 2, "the notification got no answer line");
+    assert_eq!(second["result"]["isError"], false, "{second}");
+    assert_eq!(
+        second["result"]["structuredContent"]["rows"],
+        serde_json::json!([[42]])
+    );
+    drop(stdin);
+    assert!(child.0.wait().unwrap().success());
+}
+
+/// `dango init` with the admin `ops@example.com` and `password`, which must succeed.
+fn init_with_admin(project: &std::path::Path, password: &str) {
+    let (ok, out) = run(dango(project)
+        .arg("init")
+        .env("DANGO_ADMIN_EMAIL", "ops@example.com")
+        .env("DANGO_ADMIN_PASSWORD", password));
+    assert!(ok, "{out}");
 }

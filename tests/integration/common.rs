@@ -242,6 +242,24 @@ impl TestApp {
         std::fs::write(self.root().join(".dango/sources.yml"), text).expect("write sources.yml");
     }
 
+    /// Configures the csv source `source` (as the only source) with one file, `a.csv`
+    /// holding `csv`, without syncing it.
+    pub fn csv_source_with(&self, source: &str, csv: &str) {
+        self.write_sources(&format!(
+            "  - name: {source}\n    type: csv\n    csv: {{directory: data/uploads/{source}}}\n"
+        ));
+        let dir = self.root().join("data/uploads").join(source);
+        std::fs::create_dir_all(&dir).expect("create upload folder");
+        std::fs::write(dir.join("a.csv"), csv).expect("write csv");
+    }
+
+    /// [`TestApp::csv_source_with`], then `client` syncs it, which must succeed.
+    pub async fn synced_csv_source(&self, client: &reqwest::Client, source: &str, csv: &str) {
+        self.csv_source_with(source, csv);
+        let run = self.sync(client, source, serde_json::json!({})).await;
+        assert_eq!(run["status"], "success", "{run}");
+    }
+
     /// Uploads `bytes` as `name` to a source.
     pub async fn upload(
         &self,

@@ -380,6 +380,20 @@ async fn every_operation_answers_as_documented() {
         404,
     )
     .await;
+    tour.call(
+        "catalog_search",
+        admin.get(url("/api/catalog/search?q=sales")),
+        200,
+    )
+    .await;
+    tour.call(
+        "catalog_search",
+        admin.get(url("/api/catalog/search?q=%20x")),
+        400,
+    )
+    .await;
+    tour.call("list_agent_tools", admin.get(url("/api/tools")), 200)
+        .await;
     tour.call("catalog_models", admin.get(url("/api/catalog/models")), 200)
         .await;
     tour.call(

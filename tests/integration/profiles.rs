@@ -8,8 +8,6 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, error_body, json};
 
-const SALES: &str = "  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n";
-
 impl TestApp {
     /// `client` reads the columns of `source`/`table` once they have been profiled.
     async fn profiled_columns(&self, client: &reqwest::Client, source: &str, table: &str) -> Value {
@@ -40,17 +38,9 @@ fn column<'a>(answer: &'a Value, name: &str) -> &'a Value {
 
 async fn synced_sales() -> (TestApp, reqwest::Client) {
     let app = TestApp::start().await;
-    app.write_sources(SALES);
-    let dir = app.root().join("data/uploads/sales");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("a.csv"),
-        "id,status,amount,note\n1,paid,10.5,\n2,paid,20.0,late\n3,open,,\n4,paid,30.25,\n",
-    )
-    .unwrap();
     let editor = app.login_as(Role::Editor).await;
-    let run = app.sync(&editor, "sales", json!({})).await;
-    assert_eq!(run["status"], "success", "{run}");
+    let csv = "id,status,amount,note\n1,paid,10.5,\n2,paid,20.0,late\n3,open,,\n4,paid,30.25,\n";
+    app.synced_csv_source(&editor, "sales", csv).await;
     (app, editor)
 }
 

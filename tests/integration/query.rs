@@ -558,10 +558,7 @@ async fn wait_until_running(app: &TestApp, count: usize) {
 #[tokio::test]
 async fn a_running_query_does_not_block_a_sync() {
     let app = app_with_orders(|config| config.api.query_timeout_seconds = 4).await;
-    app.write_sources("  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n");
-    let dir = app.root().join("data/uploads/sales");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a.csv"), "id,amount\n1,2.5\n2,3.5\n").unwrap();
+    app.csv_source_with("sales", "id,amount\n1,2.5\n2,3.5\n");
     let editor = app.login_as(Role::Editor).await;
     let long = start_long_query(&app, &editor).await;
 
