@@ -6,7 +6,9 @@
 //!     4 connections,
 //!   - the 10,000 × 8 result as JSON, sequential p50,
 //!   - a CSV download of the 1,000,000 rows (median of 3, rows per second),
-//!   - `POST /api/catalog/marts/million/profile` (median of 3).
+//!   - `POST /api/catalog/marts/million/profile` (median of 3),
+//!   - `GET /api/catalog/search` over a manifest of 1,000 models with 20 columns each
+//!     (an exact name, a column, a typo), sequential p50 each.
 #![allow(clippy::disallowed_methods)] // benches are synchronous programs that may sleep
 
 mod support;
@@ -33,6 +35,7 @@ fn main() {
     )
     .unwrap();
     drop(conn);
+    write_search_manifest(&project.join("dbt/target"));
 
     let server = Server::start(&project);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -57,6 +60,14 @@ fn main() {
     let (me_parallel, me_elapsed) = hammer(&address, &me, 4, Duration::from_secs(5));
     let (one_parallel, one_elapsed) = hammer(&address, &select_one, 4, Duration::from_secs(5));
     let (wide_sequential, _) = hammer(&address, &wide, 1, Duration::from_secs(5));
+
+    let searches: Vec<(&str, Vec<Duration>)> = ["model_0500", "metric_07", "custmer_segment"]
+        .into_iter()
+        .map(|q| {
+            let request = get_request(&address, &format!("/api/catalog/search?q={q}"), &key);
+            (q, hammer(&address, &request, 1, Duration::from_secs(3)).0)
+        })
+        .collect();
 
     let client = reqwest::Client::new();
     let exports: Vec<(f64, usize)> = (0..3)
@@ -94,6 +105,12 @@ fn main() {
         "CSV download of {rows} rows: median {seconds:.3} s, {:.0} rows/s",
         rows as f64 / seconds
     );
+    for (q, latencies) in searches {
+        let (p50, p99) = p50(latencies);
+        println!(
+            "GET /api/catalog/search?q={q}, 1,000 models x 20 columns: p50 {p50:?}, p99 {p99:?}"
+        );
+    }
     let mut profiles = profiles;
     profiles.sort_by(|a, b| a.0.total_cmp(&b.0));
     println!(
@@ -139,4 +156,43 @@ async fn profile(client: &reqwest::Client, url: &str, key: &str) -> (f64, u64) {
         seconds,
         answer["profile_duration_ms"].as_u64().unwrap_or_default(),
     )
+}
+
+/// A manifest of 1,000 models with 20 documented columns each, for the search.
+fn write_search_manifest(target: &std::path::Path) {
+    let mut nodes = serde_json::Map::new();
+    for i in 0..1000 {
+        let columns: serde_json::Map<String, serde_json::Value> = (0..20)
+            .map(|j| {
+                let name = match j {
+                    0 => "id".to_string(),
+                    1 => "customer_segment".to_string(),
+                    _ => format!("metric_{j:02}_{i}"),
+                };
+                (
+                    name,
+                    serde_json::json!({"description": format!("Measure {j} of model {i}")}),
+                )
+            })
+            .collect();
+        nodes.insert(
+            format!("model.bench.model_{i:04}"),
+            serde_json::json!({
+                "unique_id": format!("model.bench.model_{i:04}"),
+                "name": format!("model_{i:04}"),
+                "resource_type": "model",
+                "schema": "marts",
+                "description": format!("Model number {i} of the search benchmark"),
+                "tags": ["bench", format!("group_{}", i % 10)],
+                "columns": columns,
+                "config": {"materialized": "table"},
+            }),
+        );
+    }
+    std::fs::create_dir_all(target).unwrap();
+    std::fs::write(
+        target.join("manifest.json"),
+        serde_json::json!({"nodes": nodes, "sources": {}, "child_map": {}}).to_string(),
+    )
+    .unwrap();
 }

@@ -187,6 +187,49 @@ fn dbt(executable: &Path, dbt_dir: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// Column lineage of every model of the built project (what `GET
+/// /api/catalog/models/{name}/columns` computes): median of 5, from the artifacts and the
+/// warehouse's column lists.
+fn bench_column_lineage(target: &Path, warehouse: &Path) {
+    let artifacts = dango::transform::artifact_model::Artifacts::read(target).expect("manifest");
+    let conn = duckdb::Connection::open(warehouse).unwrap();
+    let mut columns: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
+    let mut stmt = conn
+        .prepare(
+            "SELECT lower(table_schema), lower(table_name), column_name FROM information_schema.columns \
+             ORDER BY table_schema, table_name, ordinal_position",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .unwrap();
+    for row in rows {
+        let (schema, table, column) = row.unwrap();
+        columns.entry((schema, table)).or_default().push(column);
+    }
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let began = Instant::now();
+            let project = dango::catalog::trace_project(&artifacts, &columns);
+            let took = began.elapsed();
+            let traced = project.models.values().filter(|m| m.is_ok()).count();
+            assert_eq!(traced, 100, "every model traced");
+            took
+        })
+        .collect();
+    times.sort();
+    println!(
+        "column lineage of the 100 models: median {:?} (min {:?})",
+        times[2], times[0]
+    );
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -224,6 +267,10 @@ fn bench_full_build(dbt_exe: Option<&Path>, marts: &str) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+
+    if marts == "table" {
+        bench_column_lineage(&dbt_dir.join("target"), &warehouse);
+    }
 
     let Some(dbt_exe) = dbt_exe else {
         println!("dbt: not installed (set DANGO_BENCH_DBT); comparison skipped");

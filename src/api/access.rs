@@ -122,6 +122,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/dbt/run", P(DbtRun)),
     ("GET", "/api/catalog/models", P(GovernanceView)),
     ("GET", "/api/catalog/models/{model_name}", P(GovernanceView)),
+    (
+        "GET",
+        "/api/catalog/models/{model_name}/columns",
+        P(GovernanceView),
+    ),
     ("GET", "/api/catalog/lineage", P(GovernanceView)),
     ("GET", "/api/catalog/impact/{model_name}", P(GovernanceView)),
     ("GET", "/api/catalog/search", P(GovernanceView)),
@@ -139,6 +144,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     // AI agents: the tool list and the MCP server (each tool call is checked again at
     // the operation it calls)
     ("GET", "/api/tools", P(SourceView)),
+    ("GET", "/api/catalog/summary", P(SourceView)),
     ("POST", "/mcp", Auth),
     ("GET", "/mcp", Auth),
     ("DELETE", "/mcp", Auth),

@@ -13,6 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::ApiTag;
 use super::context::Caller;
+use crate::auth::Permission;
+use crate::catalog::{CatalogDeps, CatalogSummary};
 use crate::state::AppState;
 
 /// (tool, operation id, what the tool is for, whether it only reads).
@@ -293,6 +295,37 @@ pub struct ToolParameter {
 
 #[OpenApi(tag = "ApiTag::Agents")]
 impl AgentsApi {
+    /// The whole catalog in one answer, for agents
+    ///
+    /// Every configured source with its status, freshness, row count and raw tables (each
+    /// with its columns), quality signals (for callers with `governance.view`; zero
+    /// otherwise), and every dbt model with its schema, materialization, dependencies and
+    /// last build status.
+    #[oai(
+        path = "/api/catalog/summary",
+        method = "get",
+        operation_id = "catalog_summary"
+    )]
+    async fn summary(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+    ) -> crate::Result<Json<CatalogSummary>> {
+        let facts = state.source_facts().await?;
+        let mut sources = crate::sources::statuses(&facts, &state.active_syncs().await?);
+        sources.sort_by_key(|s| s.name.to_lowercase());
+        let with_quality = caller.0.can(Permission::GovernanceView);
+        let summary =
+            crate::catalog::summary(CatalogDeps::of(&state), sources, with_quality).await?;
+        audit(
+            &state,
+            &caller,
+            "ai_catalog_viewed",
+            json!({"endpoint": "summary"}),
+        );
+        Ok(Json(summary))
+    }
+
     /// The API operations offered to AI agents as tools
     ///
     /// Each tool maps to one operation of this API (the same ones the MCP server at `/mcp`

@@ -9,7 +9,8 @@ use poem_openapi::payload::Json;
 
 use super::ApiTag;
 use crate::catalog::{
-    self, CatalogDeps, CatalogModels, Impact, Lineage, ModelDetail, SearchResults, TableColumns,
+    self, CatalogDeps, CatalogModels, Impact, Lineage, ModelColumns, ModelDetail, SearchResults,
+    TableColumns,
 };
 use crate::error::code;
 use crate::state::AppState;
@@ -103,10 +104,47 @@ impl CatalogApi {
         /// (letters, digits and underscores, at most 128; exact, case-sensitive); 404 when it
         /// is not in the manifest or there is no manifest.
         model_name: Path<String>,
+        /// A column of the node: the answer then also lists every column computed from it
+        /// (`column_impact`), traced through the models' SQL.
+        column: Query<Option<String>>,
     ) -> Result<Json<Impact>> {
         check_name(&model_name)?;
         let artifacts = catalog::require(state.dbt_artifacts())?;
-        Ok(Json(catalog::impact(&artifacts, &model_name)?))
+        let mut impact = catalog::impact(&artifacts, &model_name)?;
+        if let Some(column) = column.0 {
+            let deps = CatalogDeps::of(&state);
+            let id = catalog::node_id(&artifacts, &model_name, false)?;
+            let project = catalog::project_columns(&deps, &artifacts).await;
+            impact.column_impact = Some(project.impact(&id, &column));
+        }
+        Ok(Json(impact))
+    }
+
+    /// A model's columns with where each comes from and what it feeds
+    ///
+    /// Column-level lineage from the model's compiled SQL: for each output column, the
+    /// upstream columns (of models, seeds, snapshots or source tables) it is computed from,
+    /// through CTEs, joins, aliases, `SELECT *` (expanded with the warehouse's columns) and
+    /// ephemeral models, and the downstream columns computed from it. References that cannot
+    /// be traced are listed in `unresolved`, never guessed.
+    #[oai(
+        path = "/api/catalog/models/:model_name/columns",
+        method = "get",
+        operation_id = "catalog_model_columns"
+    )]
+    async fn model_columns(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// Name of a model (letters, digits and underscores, at most 128; exact,
+        /// case-sensitive); 404 when it is not a model of the manifest.
+        model_name: Path<String>,
+    ) -> Result<Json<ModelColumns>> {
+        check_name(&model_name)?;
+        let artifacts = catalog::require(state.dbt_artifacts())?;
+        let id = catalog::node_id(&artifacts, &model_name, true)?;
+        let deps = CatalogDeps::of(&state);
+        let project = catalog::project_columns(&deps, &artifacts).await;
+        Ok(Json(project.model(&id)))
     }
 
     /// A table's columns with their cached profile

@@ -233,6 +233,10 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         )],
     ),
     ("catalog_models", &[]),
+    (
+        "catalog_model_columns",
+        &[BAD_MODEL, NO_MANIFEST, WAREHOUSE_RELEASED],
+    ),
     ("catalog_table_columns", TABLE_ERRORS),
     (
         "catalog_search",
@@ -247,6 +251,10 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         &[BAD_MODEL, NO_MANIFEST, WAREHOUSE_RELEASED],
     ),
     ("list_agent_tools", &[]),
+    (
+        "catalog_summary",
+        &[(400, "`.dango/sources.yml` is invalid"), WAREHOUSE_RELEASED],
+    ),
     // Query
     (
         "run_query",

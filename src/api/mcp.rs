@@ -23,6 +23,12 @@ pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26
 /// Resources offered: the catalog as agents read it.
 const RESOURCES: &[(&str, &str, &str, &str)] = &[
     (
+        "dango://catalog/summary",
+        "catalog-summary",
+        "Every source with its tables and columns, freshness and quality, and every dbt model",
+        "/api/catalog/summary",
+    ),
+    (
         "dango://catalog/models",
         "catalog-models",
         "Every dbt model, seed and source with tests, documentation and row counts",

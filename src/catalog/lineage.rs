@@ -113,6 +113,8 @@ pub struct Impact {
     pub direct_dependents: Vec<String>,
     pub tree: ImpactTree,
     pub total_downstream_count: u64,
+    /// With `?column=`: every column computed from that column, nearest first.
+    pub column_impact: Option<Vec<super::ColumnImpact>>,
 }
 
 /// Everything downstream of a model or source, as a tree; a back-edge is marked, not followed.
@@ -200,6 +202,7 @@ pub fn impact(artifacts: &Artifacts, name: &str) -> crate::Result<Impact> {
         kind,
         direct_dependents: tree.children.iter().map(|c| c.name.clone()).collect(),
         total_downstream_count: tree.total_downstream_count,
+        column_impact: None,
         tree,
     })
 }

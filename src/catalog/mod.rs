@@ -13,12 +13,19 @@ use crate::transform::artifact_model::{Artifacts, Node};
 use crate::transform::status::{self, ModelStatus};
 use crate::warehouse::Warehouse;
 
+pub mod column_lineage;
 mod columns;
 mod lineage;
+mod model_columns;
 mod search;
+mod summary;
 pub use columns::{CatalogColumn, TableColumns, profile_now, table_columns};
 pub use lineage::{Impact, ImpactTree, Lineage, LineageEdge, LineageNode, impact, lineage};
+pub use model_columns::{
+    ColumnImpact, ModelColumns, ProjectColumns, node_id, project_columns, trace_project,
+};
 pub use search::{SearchHit, SearchResults, search};
+pub use summary::{CatalogSummary, summary};
 
 /// What the catalog reads: the last run's artifacts, the warehouse (row counts, live
 /// columns) and the project (model statuses, configured sources).

@@ -526,3 +526,13 @@ pub async fn start_forwarding_proxy(target: String) -> String {
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
     format!("http://{addr}")
 }
+
+/// The entry of `answer["columns"]` called `name` (catalog answers list columns by name).
+pub fn named_column<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    answer["columns"]
+        .as_array()
+        .expect("a columns list")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no column {name} in {answer}"))
+}

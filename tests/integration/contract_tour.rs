@@ -394,11 +394,29 @@ async fn every_operation_answers_as_documented() {
     .await;
     tour.call("list_agent_tools", admin.get(url("/api/tools")), 200)
         .await;
+    tour.call(
+        "catalog_summary",
+        admin.get(url("/api/catalog/summary")),
+        200,
+    )
+    .await;
     tour.call("catalog_models", admin.get(url("/api/catalog/models")), 200)
         .await;
     tour.call(
         "catalog_model",
         admin.get(url("/api/catalog/models/stg_sales__sales")),
+        200,
+    )
+    .await;
+    tour.call(
+        "catalog_model_columns",
+        admin.get(url("/api/catalog/models/stg_sales__sales/columns")),
+        200,
+    )
+    .await;
+    tour.call(
+        "catalog_impact",
+        admin.get(url("/api/catalog/impact/stg_sales__sales?column=amount")),
         200,
     )
     .await;

@@ -3,6 +3,7 @@
 //! binary, and drive it as a client would. `cargo test --test integration <module>::`
 //! runs one module.
 
+mod column_lineage;
 mod common;
 mod contract;
 mod contract_tour;

@@ -329,3 +329,48 @@ async fn the_tool_list_describes_each_operation() {
             .any(|p| p["name"] == "source_name" && p["required"] == true)
     );
 }
+
+#[tokio::test]
+async fn the_catalog_summary_holds_sources_tables_columns_and_models() {
+    let app = synced_app().await;
+    let viewer = app.login_as(Role::Viewer).await;
+    let summary = json(app.get(&viewer, "/api/catalog/summary").await).await;
+    assert_eq!(summary["totals"]["source_count"], 1, "{summary}");
+    assert_eq!(summary["totals"]["table_count"], 1);
+    let source = &summary["sources"][0];
+    assert_eq!(source["name"], "sales");
+    assert_eq!(source["type"], "csv");
+    assert_eq!(source["row_count"], 2);
+    let table = &source["tables"][0];
+    assert_eq!(table["schema"], "raw_sales");
+    let columns: Vec<&str> = table["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(columns.starts_with(&["id", "amount"]), "{columns:?}");
+    assert_eq!(source["quality"]["drift_event_count"], 0);
+    assert!(
+        summary["dbt_models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "stg_sales__sales"),
+        "{summary}"
+    );
+
+    // The same summary is an MCP resource.
+    let agent = Agent {
+        app: &app,
+        key: app.api_key(Role::Viewer, None).await,
+    };
+    let read = agent
+        .request("resources/read", json!({"uri": "dango://catalog/summary"}))
+        .await;
+    let text = read["contents"][0]["text"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap()["totals"],
+        summary["totals"]
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use dango::auth::Role;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, error_body, json};
+use crate::common::{TestApp, error_body, json, named_column as column};
 
 impl TestApp {
     /// `client` reads the columns of `source`/`table` once they have been profiled.
@@ -25,15 +25,6 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-fn column<'a>(answer: &'a Value, name: &str) -> &'a Value {
-    answer["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no column {name} in {answer}"))
 }
 
 async fn synced_sales() -> (TestApp, reqwest::Client) {
