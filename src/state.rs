@@ -91,6 +91,8 @@ pub struct AppState {
     pub cli_token_hash: RwLock<Option<String>>,
     /// Queries running per user (`api.query_max_concurrent`).
     pub running_queries: crate::query::RunningQueries,
+    /// Queries DuckDB's parser passed, so repeated ones skip its check.
+    pub passed_queries: Arc<crate::query::catalog_check::Passed>,
     /// Columns governance flags as PII, masked in query results (`api.mask_pii`).
     pub pii_columns: crate::query::PiiColumns,
     pub started_at: Instant,
@@ -123,6 +125,7 @@ impl AppState {
             untrusted_forwarders: Default::default(),
             cli_token_hash: RwLock::new(None),
             running_queries: Default::default(),
+            passed_queries: Default::default(),
             pii_columns: Default::default(),
             started_at: Instant::now(),
         }

@@ -44,6 +44,7 @@ fn deps<'a>(state: &'a AppState, principal: &Principal) -> QueryDeps<'a> {
         limits: QueryLimits::of(&config.api),
         masked,
         export_dir: state.paths.state_dir().join("exports"),
+        passed: state.passed_queries.clone(),
     }
 }
 

@@ -69,7 +69,12 @@ pub struct SearchHit {
 /// How well `text` matches the lowercase `query`: exact, prefix, substring, or (short
 /// queries) within one or two typos of `text` or of one of its `_`-separated words.
 fn text_score(text: &str, query: &str) -> Option<(u32, bool)> {
-    let text = text.to_lowercase();
+    // Names are nearly always lowercase already: lowercase only when needed.
+    let text: std::borrow::Cow<'_, str> = if text.chars().any(char::is_uppercase) {
+        text.to_lowercase().into()
+    } else {
+        text.into()
+    };
     if text == query {
         Some((100, false))
     } else if text.starts_with(query) {
@@ -81,6 +86,21 @@ fn text_score(text: &str, query: &str) -> Option<(u32, bool)> {
         let close = |word: &str| within_distance(word, query, allowed);
         (allowed > 0 && (close(&text) || text.split(['_', ' ', '.']).any(close)))
             .then_some((40, true))
+    }
+}
+
+/// Whether `text` contains the lowercase `needle`, ignoring case, without allocating for
+/// ASCII text.
+fn contains_ignoring_case(text: &str, needle: &str) -> bool {
+    if text.is_ascii() && needle.is_ascii() {
+        let needle = needle.as_bytes();
+        needle.is_empty()
+            || text
+                .as_bytes()
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle))
+    } else {
+        text.to_lowercase().contains(needle)
     }
 }
 
@@ -97,36 +117,56 @@ fn typos_allowed(query: &str) -> usize {
 /// Whether `a` and `b` are within `max` edits (insert, delete, substitute, swap of two
 /// neighbours), computed in a band so long strings cost little.
 fn within_distance(a: &str, b: &str, max: usize) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return within(a.as_bytes(), b.as_bytes(), max);
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > max {
+    within(&a, &b, max)
+}
+
+/// [`within_distance`] over any symbols. A typo is taken to spare the first letter (as
+/// spell checkers assume): that keeps the search from comparing every column in full.
+fn within<T: PartialEq>(a: &[T], b: &[T], max: usize) -> bool {
+    if a.len().abs_diff(b.len()) > max || a.first() != b.first() {
         return false;
     }
     let width = b.len() + 1;
-    let mut rows = vec![vec![0usize; width]; 3];
-    for (j, cell) in rows[1].iter_mut().enumerate() {
+    let mut stack = [0usize; 3 * 65];
+    let mut heap = Vec::new();
+    let rows: &mut [usize] = if 3 * width <= stack.len() {
+        &mut stack[..3 * width]
+    } else {
+        heap.resize(3 * width, 0);
+        &mut heap
+    };
+    for (j, cell) in rows[..width].iter_mut().enumerate() {
         *cell = j;
     }
     for i in 1..=a.len() {
-        let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
-        rows[cur][0] = i;
+        let (cur, prev, prev2) = (
+            (i % 3) * width,
+            ((i + 2) % 3) * width,
+            ((i + 1) % 3) * width,
+        );
+        rows[cur] = i;
         let mut best = i;
         for j in 1..width {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut value = (rows[prev][j] + 1)
-                .min(rows[cur][j - 1] + 1)
-                .min(rows[prev][j - 1] + cost);
+            let mut value = (rows[prev + j] + 1)
+                .min(rows[cur + j - 1] + 1)
+                .min(rows[prev + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                value = value.min(rows[prev2][j - 2] + 1);
+                value = value.min(rows[prev2 + j - 2] + 1);
             }
-            rows[cur][j] = value;
+            rows[cur + j] = value;
             best = best.min(value);
         }
         if best > max {
             return false;
         }
     }
-    rows[a.len() % 3][b.len()] <= max
+    rows[(a.len() % 3) * width + b.len()] <= max
 }
 
 /// The best match of `query` in one node, if any.
@@ -150,11 +190,11 @@ fn best_match(node: &Node, query: &str) -> Option<(u32, bool, MatchType, Option<
     if let Some((score, fuzzy, column)) = column {
         return Some((score + 100, fuzzy, MatchType::Column, Some(column.clone())));
     }
-    let described = node.description.to_lowercase().contains(query)
+    let described = contains_ignoring_case(&node.description, query)
         || node
             .columns
             .values()
-            .any(|c| c.description.to_lowercase().contains(query));
+            .any(|c| contains_ignoring_case(&c.description, query));
     described.then_some((60, false, MatchType::Description, None))
 }
 
@@ -251,6 +291,21 @@ mod tests {
         assert!(within_distance("revenue", "revnue", 1));
         assert!(!within_distance("revenue", "rvnue", 1));
         assert!(within_distance("", "", 0));
+        assert!(!within_distance("abcdef", "abxyef", 1), "two substitutions");
+        assert!(within_distance("abcdef", "abxyef", 2));
+        assert!(within_distance("grüße", "grüse", 1));
+        assert!(
+            !within_distance("orders", "borders", 1),
+            "the first letter is kept"
+        );
+    }
+
+    #[test]
+    fn case_is_ignored_without_lowercasing_ascii() {
+        assert!(contains_ignoring_case("Revenue by Country", "by country"));
+        assert!(contains_ignoring_case("Grüße aus Köln", "köln"));
+        assert!(!contains_ignoring_case("orders", "customers"));
+        assert_eq!(text_score("Orders", "orders"), Some((100, false)));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! reference must name a CTE in scope or a table or view that exists — a name that is
 //! neither would make DuckDB try it as a file (a replacement scan).
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use duckdb::Connection;
 use serde_json::Value;
 
@@ -17,6 +20,39 @@ pub enum Finding {
     Forbidden(String),
     /// A relation that is not a table, view or CTE (DuckDB would try it as a file).
     UnknownRelation(String),
+}
+
+/// Statements that passed, by the warehouse generation they passed at and their SHA-256:
+/// a dashboard asking the same question again skips DuckDB's parse (any write, which
+/// could drop a relation, starts a new generation).
+#[derive(Default)]
+pub struct Passed {
+    seen: Mutex<HashSet<(u64, String)>>,
+}
+
+/// Statements remembered at most; the set is emptied when full.
+const PASSED_MAX: usize = 4096;
+
+impl Passed {
+    /// [`check`], unless `sql` already passed at `generation`.
+    pub fn check(&self, conn: &Connection, sql: &str, generation: u64) -> Result<(), Finding> {
+        let key = (generation, crate::util::sha256_hex(sql));
+        if self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return Ok(());
+        }
+        check(conn, sql)?;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= PASSED_MAX {
+            seen.clear();
+        }
+        seen.insert(key);
+        Ok(())
+    }
 }
 
 /// Checks `sql` (one statement, already through [`guard::check`]) on `conn`.
@@ -210,6 +246,29 @@ mod tests {
         )
         .unwrap();
         conn
+    }
+
+    #[test]
+    fn a_passed_statement_is_checked_again_after_a_write() {
+        let conn = conn();
+        let passed = Passed::default();
+        let sql = "SELECT * FROM raw_sales.orders";
+        assert_eq!(passed.check(&conn, sql, 1), Ok(()));
+        conn.execute_batch("DROP TABLE raw_sales.orders").unwrap();
+        assert_eq!(
+            passed.check(&conn, sql, 1),
+            Ok(()),
+            "same generation: remembered"
+        );
+        assert!(matches!(
+            passed.check(&conn, sql, 2),
+            Err(Finding::UnknownRelation(_))
+        ));
+        assert!(
+            passed
+                .check(&conn, "SELECT * FROM read_csv('x')", 2)
+                .is_err()
+        );
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub struct QueryDeps<'a> {
     pub masked: Option<Arc<mask::Flags>>,
     /// Where exports are written before they are sent.
     pub export_dir: PathBuf,
+    /// Statements DuckDB's parser already passed.
+    pub passed: Arc<catalog_check::Passed>,
 }
 
 /// Who asks, for the per-user limit and the audit log.
@@ -184,7 +186,11 @@ pub async fn run(
     };
     let prepared = prepare(&deps, sql, asker)?;
     let max_bytes = deps.limits.max_result_bytes;
+    let (passed, generation) = (deps.passed.clone(), deps.warehouse.generation());
     let outcome = on_reader(&deps, asker, move |conn| {
+        passed
+            .check(conn, &prepared, generation)
+            .map_err(finding_error)?;
         execute(conn, &prepared, limit, max_bytes)
     })
     .await;
@@ -372,8 +378,8 @@ fn column_shapes(stmt: &duckdb::Statement<'_>) -> Vec<(String, encode::Shape)> {
         .collect()
 }
 
+/// Runs `sql` (checked by DuckDB's parser already) with at most `limit` rows.
 fn execute(conn: &Connection, sql: &str, limit: usize, max_bytes: usize) -> Result<QueryResult> {
-    catalog_check::check(conn, sql).map_err(finding_error)?;
     let mut stmt = conn
         .prepare(&limited(sql, limit + 1))
         .map_err(duckdb_error)?;
