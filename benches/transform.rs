@@ -193,26 +193,7 @@ fn dbt(executable: &Path, dbt_dir: &Path, args: &[&str]) -> Command {
 fn bench_column_lineage(target: &Path, warehouse: &Path) {
     let artifacts = dango::transform::artifact_model::Artifacts::read(target).expect("manifest");
     let conn = duckdb::Connection::open(warehouse).unwrap();
-    let mut columns: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
-    let mut stmt = conn
-        .prepare(
-            "SELECT lower(table_schema), lower(table_name), column_name FROM information_schema.columns \
-             ORDER BY table_schema, table_name, ordinal_position",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
-        .unwrap();
-    for row in rows {
-        let (schema, table, column) = row.unwrap();
-        columns.entry((schema, table)).or_default().push(column);
-    }
+    let columns = dango::catalog::column_names(&conn).unwrap();
     let mut times: Vec<Duration> = (0..5)
         .map(|_| {
             let began = Instant::now();

@@ -211,14 +211,17 @@ pub fn request_for(
             .get(param)
             .map(argument_text)
             .ok_or_else(|| format!("missing argument '{param}'"))?;
-        path = path.replace(&format!("{{{param}}}"), &encode(&value));
+        path = path.replace(&format!("{{{param}}}"), &urlencoding::encode(&value));
     }
     let query: Vec<String> = tool
         .query_params
         .iter()
         .filter_map(|param| {
             let value = arguments.get(param).filter(|v| !v.is_null())?;
-            Some(format!("{param}={}", encode(&argument_text(value))))
+            Some(format!(
+                "{param}={}",
+                urlencoding::encode(&argument_text(value))
+            ))
         })
         .collect();
     if !query.is_empty() {
@@ -240,19 +243,6 @@ fn argument_text(value: &Value) -> String {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     }
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 pub struct AgentsApi;
@@ -351,12 +341,11 @@ impl AgentsApi {
 
 /// Records an agent-facing event in the audit log without holding up the answer.
 pub fn audit(state: &AppState, caller: &Caller, event: &'static str, details: Value) {
-    let db = state.db.clone();
     let record = crate::auth::audit::AuditEvent::new(event)
         .actor(&caller.0)
         .ip(caller.1.ip())
         .details(details);
-    tokio::spawn(async move { crate::auth::audit::record(&db, record).await });
+    crate::auth::audit::record_in_background(&state.db, record);
 }
 
 fn description_of(tool: &ToolSpec) -> ToolDescription {

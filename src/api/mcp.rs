@@ -104,14 +104,15 @@ pub async fn post(
 /// `GET` and `DELETE /mcp`: this server keeps no streams and no sessions.
 #[handler]
 pub async fn unsupported() -> Response {
-    Response::builder()
-        .status(StatusCode::METHOD_NOT_ALLOWED)
-        .header("Allow", "POST")
-        .content_type("application/json")
-        .body(
-            json!({"detail": "This MCP server answers POSTed JSON-RPC messages only", "code": crate::error::code::METHOD_NOT_ALLOWED})
-                .to_string(),
-        )
+    let mut response = crate::Error::new(
+        crate::ErrorKind::MethodNotAllowed,
+        "This MCP server answers POSTed JSON-RPC messages only",
+    )
+    .to_response();
+    response
+        .headers_mut()
+        .insert("Allow", HeaderValue::from_static("POST"));
+    response
 }
 
 struct Session<'a> {

@@ -48,6 +48,12 @@ impl AuditEvent {
     }
 }
 
+/// [`record`] on a task of its own, for answers that need not wait for the write.
+pub fn record_in_background(db: &DatabaseConnection, event: AuditEvent) {
+    let db = db.clone();
+    tokio::spawn(async move { record(&db, event).await });
+}
+
 pub async fn record(db: &DatabaseConnection, event: AuditEvent) {
     tracing::info!(
         target: "dango::audit",

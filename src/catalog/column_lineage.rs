@@ -9,8 +9,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement,
-    TableAlias, TableFactor, TableWithJoins, Visit, Visitor, WildcardAdditionalOptions,
+    ExcludeSelectItem, Expr, ObjectName, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableAlias, TableFactor, TableWithJoins,
+    Visit, Visitor, WildcardAdditionalOptions,
 };
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
@@ -339,16 +340,19 @@ impl Tracer<'_> {
             }
         };
         let mut excluded: Vec<String> = Vec::new();
-        if let Some(exclude) = &options.opt_exclude {
-            excluded.extend(
-                exclude
-                    .to_string()
-                    .trim_start_matches("EXCLUDE")
-                    .trim()
-                    .trim_matches(|c| c == '(' || c == ')')
-                    .split(',')
-                    .map(|c| c.trim().trim_matches('"').to_lowercase()),
-            );
+        let last_part = |name: &ObjectName| {
+            name.0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_lowercase())
+                .unwrap_or_default()
+        };
+        match &options.opt_exclude {
+            Some(ExcludeSelectItem::Single(name)) => excluded.push(last_part(name)),
+            Some(ExcludeSelectItem::Multiple(names)) => {
+                excluded.extend(names.iter().map(last_part))
+            }
+            None => {}
         }
         if let Some(except) = &options.opt_except {
             excluded.push(except.first_element.value.to_lowercase());
@@ -503,12 +507,8 @@ impl Visitor for References {
                 .columns
                 .push(parts.iter().map(|p| p.value.clone()).collect()),
             Expr::Lambda(lambda) => {
-                let text = lambda.params.to_string();
-                self.lambda_params.extend(
-                    text.trim_matches(|c| c == '(' || c == ')')
-                        .split(',')
-                        .map(|p| p.trim().to_lowercase()),
-                );
+                self.lambda_params
+                    .extend(lambda.params.iter().map(|p| p.name.value.to_lowercase()));
             }
             _ => {}
         }

@@ -22,7 +22,8 @@ mod summary;
 pub use columns::{CatalogColumn, TableColumns, profile_now, table_columns};
 pub use lineage::{Impact, ImpactTree, Lineage, LineageEdge, LineageNode, impact, lineage};
 pub use model_columns::{
-    ColumnImpact, ModelColumns, ProjectColumns, node_id, project_columns, trace_project,
+    ColumnImpact, ModelColumns, ProjectColumns, column_names, node_id, project_columns,
+    trace_project,
 };
 pub use search::{SearchHit, SearchResults, search};
 pub use summary::{CatalogSummary, summary};

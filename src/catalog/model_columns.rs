@@ -206,33 +206,19 @@ pub fn node_id(artifacts: &Artifacts, name: &str, models_only: bool) -> crate::R
     found.ok_or_else(|| Error::not_found(format!("Model '{name}' not found in manifest.")))
 }
 
-/// Every relation's columns in the warehouse, in order.
-async fn warehouse_columns(deps: &CatalogDeps<'_>) -> HashMap<(String, String), Vec<String>> {
-    deps.warehouse
-        .read(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT lower(table_schema), lower(table_name), column_name \
-                     FROM information_schema.columns \
-                     ORDER BY table_schema, table_name, ordinal_position",
-                )
-                .map_err(Error::internal)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .map_err(Error::internal)?;
-            let mut columns: HashMap<(String, String), Vec<String>> = HashMap::new();
-            for row in rows {
-                let (schema, table, column) = row.map_err(Error::internal)?;
-                columns.entry((schema, table)).or_default().push(column);
-            }
-            Ok(columns)
+/// Every relation's column names, in order, by lowercase (schema, name).
+pub fn column_names(
+    conn: &duckdb::Connection,
+) -> crate::Result<HashMap<(String, String), Vec<String>>> {
+    Ok(crate::profiling::all_columns(conn)?
+        .into_iter()
+        .map(|((schema, table), columns)| {
+            let names = columns.into_iter().map(|c| c.name).collect();
+            ((schema.to_lowercase(), table.to_lowercase()), names)
         })
-        .await
-        .unwrap_or_default()
+        .collect())
+}
+
+async fn warehouse_columns(deps: &CatalogDeps<'_>) -> HashMap<(String, String), Vec<String>> {
+    deps.warehouse.read(column_names).await.unwrap_or_default()
 }

@@ -74,7 +74,7 @@ pub async fn summary(
     sources: Vec<SourceStatus>,
     with_quality: bool,
 ) -> crate::Result<CatalogSummary> {
-    let columns = raw_columns(&deps).await?;
+    let columns = deps.warehouse.read(crate::profiling::all_columns).await?;
     let drift = if with_quality {
         drift_counts(deps.db).await?
     } else {
@@ -92,9 +92,10 @@ pub async fn summary(
                     schema: table.schema.clone(),
                     row_count: table.row_count,
                     columns: columns
-                        .iter()
-                        .filter(|(schema, name, _)| *schema == table.schema && *name == table.name)
-                        .map(|(_, _, column)| SummaryColumn {
+                        .get(&(table.schema.clone(), table.name.clone()))
+                        .into_iter()
+                        .flatten()
+                        .map(|column| SummaryColumn {
                             name: column.name.clone(),
                             data_type: column.data_type.clone(),
                             nullable: column.nullable,
@@ -135,51 +136,24 @@ pub async fn summary(
     })
 }
 
-type RawColumn = (String, String, crate::profiling::LiveColumn);
-
-/// Every column of every raw table, in one read.
-async fn raw_columns(deps: &CatalogDeps<'_>) -> crate::Result<Vec<RawColumn>> {
-    deps.warehouse
-        .read(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT table_schema, table_name, column_name, data_type, is_nullable = 'YES' \
-                     FROM information_schema.columns WHERE table_schema LIKE 'raw\\_%' ESCAPE '\\' \
-                     ORDER BY table_schema, table_name, ordinal_position",
-                )
-                .map_err(crate::Error::internal)?;
-            let rows = stmt
-                .query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        crate::profiling::LiveColumn {
-                            name: row.get(2)?,
-                            data_type: row.get(3)?,
-                            nullable: row.get(4)?,
-                        },
-                    ))
-                })
-                .map_err(crate::Error::internal)?;
-            rows.collect::<Result<_, _>>()
-                .map_err(crate::Error::internal)
-        })
-        .await
-}
-
-/// Unaccepted schema-drift events per source.
+/// Unaccepted schema-drift events per source, counted by the database.
 async fn drift_counts(
     db: &sea_orm::DatabaseConnection,
 ) -> crate::Result<std::collections::HashMap<String, u64>> {
     use dango_entity::schema_drift_events::{Column, Entity};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let events = Entity::find()
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let counts: Vec<(String, i64)> = Entity::find()
+        .select_only()
+        .column(Column::Source)
+        .column_as(Expr::col(Column::Id).count(), "events")
         .filter(Column::Accepted.eq(false))
+        .group_by(Column::Source)
+        .into_tuple()
         .all(db)
         .await?;
-    let mut counts = std::collections::HashMap::new();
-    for event in events {
-        *counts.entry(event.source).or_default() += 1;
-    }
-    Ok(counts)
+    Ok(counts
+        .into_iter()
+        .map(|(source, events)| (source, u64::try_from(events).unwrap_or_default()))
+        .collect())
 }

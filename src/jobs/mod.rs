@@ -152,7 +152,7 @@ fn refresh_profiles(ctx: &RunContext<'_>, run: &job_runs::Model) {
                 relations.append(&mut built);
                 relations.sort();
                 relations.dedup();
-                profiling::refresh_in_background(deps, relations);
+                profiling::refresh(&deps, relations).await;
             }
             Err(err) => tracing::warn!("cannot list what to profile: {}", err.detailed_message()),
         }

@@ -128,6 +128,37 @@ pub fn live_columns(conn: &Connection, relation: &Relation) -> Result<Vec<LiveCo
         .map_err(Error::internal)
 }
 
+/// Every column of every table and view, by (schema, relation), each list in order.
+pub fn all_columns(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<(String, String), Vec<LiveColumn>>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT table_schema, table_name, column_name, data_type, is_nullable = 'YES' \
+             FROM information_schema.columns \
+             ORDER BY table_schema, table_name, ordinal_position",
+        )
+        .map_err(Error::internal)?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                LiveColumn {
+                    name: row.get(2)?,
+                    data_type: row.get(3)?,
+                    nullable: row.get(4)?,
+                },
+            ))
+        })
+        .map_err(Error::internal)?;
+    let mut columns: std::collections::BTreeMap<_, Vec<LiveColumn>> = Default::default();
+    for row in rows {
+        let (relation, column) = row.map_err(Error::internal)?;
+        columns.entry(relation).or_default().push(column);
+    }
+    Ok(columns)
+}
+
 /// Profiles `relation` now and caches the result.
 pub async fn profile(deps: &ProfileDeps, relation: &Relation) -> Result<TableProfile> {
     let target = relation.clone();
@@ -182,24 +213,18 @@ async fn store(db: &DatabaseConnection, relation: &Relation, profile: &TableProf
     Ok(())
 }
 
-/// Profiles `relations` one after another on a task of its own: whoever asked (a sync
-/// that just succeeded) is not kept waiting. A relation that fails is logged and skipped.
-pub fn refresh_in_background(deps: ProfileDeps, relations: Vec<Relation>) {
-    if relations.is_empty() {
-        return;
-    }
-    tokio::spawn(async move {
-        for relation in relations {
-            if let Err(err) = profile(&deps, &relation).await {
-                tracing::warn!(
-                    "profiling {}.{} failed: {}",
-                    relation.schema,
-                    relation.name,
-                    err.detailed_message()
-                );
-            }
+/// Profiles `relations` one after another; a relation that fails is logged and skipped.
+pub async fn refresh(deps: &ProfileDeps, relations: Vec<Relation>) {
+    for relation in relations {
+        if let Err(err) = profile(deps, &relation).await {
+            tracing::warn!(
+                "profiling {}.{} failed: {}",
+                relation.schema,
+                relation.name,
+                err.detailed_message()
+            );
         }
-    });
+    }
 }
 
 /// How a column is summarised, from its DuckDB type.

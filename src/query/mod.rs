@@ -546,12 +546,11 @@ fn refused(deps: &QueryDeps<'_>, asker: &Asker<'_>, sql: &str, err: Error) -> Er
 
 /// Records the audit entry after the answer is on its way: the log never slows a query.
 fn audited(deps: &QueryDeps<'_>, asker: &Asker<'_>, event: &'static str, details: Json) {
-    let db = deps.db.clone();
     let record = AuditEvent::new(event)
         .actor(asker.principal)
         .ip(&asker.ip)
         .details(details);
-    tokio::spawn(async move { audit::record(&db, record).await });
+    audit::record_in_background(deps.db, record);
 }
 
 #[cfg(test)]

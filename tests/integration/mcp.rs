@@ -333,6 +333,22 @@ async fn the_tool_list_describes_each_operation() {
 #[tokio::test]
 async fn the_catalog_summary_holds_sources_tables_columns_and_models() {
     let app = synced_app().await;
+    for (column, accepted) in [("a", false), ("b", false), ("c", true)] {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        dango_entity::schema_drift_events::ActiveModel {
+            source: Set("sales".into()),
+            table_name: Set("sales".into()),
+            column_name: Set(column.into()),
+            change_type: Set("column_added".into()),
+            new_type: Set(Some("VARCHAR".into())),
+            detected_at: Set(chrono::Utc::now()),
+            accepted: Set(accepted),
+            ..Default::default()
+        }
+        .insert(app.db())
+        .await
+        .unwrap();
+    }
     let viewer = app.login_as(Role::Viewer).await;
     let summary = json(app.get(&viewer, "/api/catalog/summary").await).await;
     assert_eq!(summary["totals"]["source_count"], 1, "{summary}");
@@ -350,7 +366,10 @@ async fn the_catalog_summary_holds_sources_tables_columns_and_models() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert!(columns.starts_with(&["id", "amount"]), "{columns:?}");
-    assert_eq!(source["quality"]["drift_event_count"], 0);
+    assert_eq!(
+        source["quality"]["drift_event_count"], 2,
+        "unaccepted events only"
+    );
     assert!(
         summary["dbt_models"]
             .as_array()
