@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_events;
 pub mod job_runs;
 pub mod login_attempts;
+pub mod query_history;
 pub mod schema_drift_events;
 pub mod sessions;
 pub mod sync_history;

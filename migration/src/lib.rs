@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_auth;
 mod m20261127_000002_runs;
 mod m20261203_000003_profiles;
+mod m20261203_000004_query_history;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_auth::Migration),
             Box::new(m20261127_000002_runs::Migration),
             Box::new(m20261203_000003_profiles::Migration),
+            Box::new(m20261203_000004_query_history::Migration),
         ]
     }
 }

@@ -141,6 +141,9 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         P(GovernanceView),
     ),
     ("POST", "/api/query", P(QueryExecute)),
+    ("GET", "/api/query/schema", P(QueryExecute)),
+    ("GET", "/api/query/history", P(QueryExecute)),
+    ("DELETE", "/api/query/history", P(QueryExecute)),
     // AI agents: the tool list and the MCP server (each tool call is checked again at
     // the operation it calls)
     ("GET", "/api/tools", P(SourceView)),
@@ -148,6 +151,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/mcp", Auth),
     ("GET", "/mcp", Auth),
     ("DELETE", "/mcp", Auth),
+    // Pages
+    ("GET", "/", Auth),
+    ("GET", "/catalog", P(GovernanceView)),
+    ("GET", "/catalog/{name}", P(GovernanceView)),
+    ("GET", "/query", P(QueryExecute)),
     ("GET", "/dbt-docs", Auth),
     ("GET", "/manifest.json", Auth),
     ("GET", "/catalog.json", Auth),

@@ -86,10 +86,19 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
         let method = req.method().clone();
         let html_page = wants_html_page(&req, &path);
         let mut response = match self.check(req, &config, &client).await {
-            Ok(req) => match self.inner.call(req).await {
-                Ok(output) => output.into_response(),
-                Err(err) => unrouted(err, &method, &path, html_page),
-            },
+            Ok(req) => {
+                let principal = req.data::<Principal>().cloned();
+                let response = match self.inner.call(req).await {
+                    Ok(output) => output.into_response(),
+                    Err(err) => unrouted(err, &method, &path),
+                };
+                if html_page {
+                    as_page(response, principal.as_ref())
+                } else {
+                    response
+                }
+            }
+            Err(refusal) if html_page => as_page(*refusal, None),
             Err(refusal) => *refusal,
         };
         if changes_state(&method, &path) {
@@ -102,16 +111,29 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
     }
 }
 
-/// An error no handler turned into a response: routing (404, 405 with `Allow`), parsing
-/// (400, 415). A browser opening a page that does not exist gets a page, not JSON.
-fn unrouted(err: poem::Error, method: &Method, path: &str, html_page: bool) -> Response {
-    let status = err.status();
-    if status == StatusCode::NOT_FOUND && html_page {
-        return Response::builder()
-            .status(StatusCode::NOT_FOUND)
-            .content_type("text/html; charset=utf-8")
-            .body(crate::web::NOT_FOUND_PAGE);
+/// A browser navigating to a page gets a page for a refusal or an error (403, 404,
+/// 5xx), never the API's JSON.
+fn as_page(response: Response, principal: Option<&Principal>) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let shown = status == StatusCode::FORBIDDEN
+        || status == StatusCode::NOT_FOUND
+        || status.is_server_error();
+    if is_json && shown {
+        crate::web::error_page(status, principal)
+    } else {
+        response
     }
+}
+
+/// An error no handler turned into a response: routing (404, 405 with `Allow`), parsing
+/// (400, 415).
+fn unrouted(err: poem::Error, method: &Method, path: &str) -> Response {
+    let status = err.status();
     if status == StatusCode::METHOD_NOT_ALLOWED {
         tracing::debug!(%method, path, "method not allowed");
         return method_not_allowed(path);
@@ -159,10 +181,17 @@ fn is_mutating(method: &Method) -> bool {
     )
 }
 
+/// Posts that only read: a query, and MCP's envelope (each tool call inside it is a
+/// request of its own through this guard, which judges that call).
+const READ_ONLY_POSTS: &[&str] = &["/api/query", "/mcp"];
+
 /// Requests that may change who can do what. Every write is a request that is not a
-/// read, except the OAuth callback, which signs a user in (and may link an account).
+/// read (but the read-only posts), and the OAuth callback, which signs a user in (and may
+/// link an account).
 fn changes_state(method: &Method, path: &str) -> bool {
-    is_mutating(method) || (path.starts_with("/api/auth/oauth/") && path.ends_with("/callback"))
+    let read_only_post = *method == Method::POST && READ_ONLY_POSTS.contains(&path);
+    (is_mutating(method) && !read_only_post)
+        || (path.starts_with("/api/auth/oauth/") && path.ends_with("/callback"))
 }
 
 fn wants_html_page(req: &Request, path: &str) -> bool {
@@ -222,7 +251,11 @@ impl<E> GuardEndpoint<E> {
         if let Access::Authenticated | Access::Permission(_) = access {
             let Some(principal) = &principal else {
                 if wants_html_page(&req, &path) {
-                    let next = urlencoding::encode(&path).into_owned();
+                    let asked = req
+                        .uri()
+                        .path_and_query()
+                        .map_or(path.as_str(), |p| p.as_str());
+                    let next = urlencoding::encode(asked).into_owned();
                     return Err(redirect(&format!("/login?next={next}")).into());
                 }
                 return Err(Error::unauthenticated("Authentication required").into());
@@ -242,6 +275,8 @@ impl<E> GuardEndpoint<E> {
             if let Access::Permission(permission) = access
                 && !principal.can(permission)
             {
+                let page = wants_html_page(&req, &path)
+                    .then(|| crate::web::error_page(StatusCode::FORBIDDEN, Some(principal)));
                 audit::record(
                     &self.state.db,
                     AuditEvent::new("permission_denied")
@@ -250,7 +285,11 @@ impl<E> GuardEndpoint<E> {
                         .details(json!({"permission": permission.as_str(), "method": method.as_str(), "path": path})),
                 )
                 .await;
-                return Err(Error::forbidden(format!("Permission denied: {permission}")).into());
+                return Err(page
+                    .unwrap_or_else(|| {
+                        Error::forbidden(format!("Permission denied: {permission}")).to_response()
+                    })
+                    .into());
             }
         }
 
@@ -276,6 +315,10 @@ impl<E> GuardEndpoint<E> {
             session_cookie,
             origin: format!("{}://{host}", if secure { "https" } else { "http" }),
         };
+        if let Some(principal) = &context.principal {
+            // Pages read who is signed in without knowing the API's context type.
+            req.set_data(principal.clone());
+        }
         req.set_data(context);
         Ok(req)
     }
@@ -524,5 +567,24 @@ async fn enforce_body_limit(req: &mut Request, path: &str) -> Result<(), Box<Res
             req.set_body(Body::from(bytes));
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_keep_the_credential_cache_and_writes_drop_it() {
+        assert!(!changes_state(&Method::POST, "/api/query"));
+        assert!(!changes_state(&Method::POST, "/mcp"));
+        assert!(!changes_state(&Method::GET, "/api/auth/me"));
+        assert!(changes_state(&Method::POST, "/api/auth/api-keys"));
+        assert!(changes_state(&Method::DELETE, "/api/query/history"));
+        assert!(changes_state(&Method::PUT, "/api/query"));
+        assert!(changes_state(
+            &Method::GET,
+            "/api/auth/oauth/github/callback"
+        ));
     }
 }

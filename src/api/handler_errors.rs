@@ -275,6 +275,12 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
             WAREHOUSE_RELEASED,
         ],
     ),
+    ("list_queryable_tables", &[WAREHOUSE_RELEASED]),
+    (
+        "list_query_history",
+        &[(400, "`limit` is not between 1 and 200")],
+    ),
+    ("clear_query_history", &[]),
     // dbt
     ("list_dbt_models", &[]),
     (

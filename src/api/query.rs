@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem::{Body, IntoResponse, Request, Response};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
@@ -14,6 +15,8 @@ use super::ApiTag;
 use super::context::Caller;
 use crate::Result;
 use crate::auth::{Permission, Principal};
+use crate::query::history::HistoryEntry;
+use crate::query::schema::QueryableTables;
 use crate::query::{self, Asker, ExportFormat, QueryDeps, QueryLimits, QueryResult};
 use crate::state::AppState;
 
@@ -108,6 +111,72 @@ impl QueryApi {
             query::run(deps, sql, limit, &asker).await?,
         ))
     }
+
+    /// List the tables and views a query can read
+    ///
+    /// Every relation of the warehouse (`raw_<source>`, `staging`, the dbt schemas) with
+    /// its columns and their DuckDB types, for the query page's table browser and for
+    /// editors' completion.
+    #[oai(
+        path = "/api/query/schema",
+        method = "get",
+        operation_id = "list_queryable_tables"
+    )]
+    async fn schema(&self, state: Data<&Arc<AppState>>) -> Result<Json<QueryableTables>> {
+        Ok(Json(query::schema::tables(&state.warehouse).await?))
+    }
+
+    /// Your recent queries
+    ///
+    /// The queries you ran from the web UI (signed in with a browser session, or as the
+    /// local admin), newest first, with their outcome; at most 200 are kept per person.
+    /// Queries made with an API key are audited but not kept here. Nobody else's
+    /// history is visible, whatever their role.
+    #[oai(
+        path = "/api/query/history",
+        method = "get",
+        operation_id = "list_query_history"
+    )]
+    async fn history(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        /// Entries to return (1–200, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<QueryHistory>> {
+        let Caller(principal, _) = caller;
+        let entries =
+            query::history::recent(&state.db, &principal.user_id, limit.0.unwrap_or(50)).await?;
+        Ok(Json(QueryHistory { entries }))
+    }
+
+    /// Clear your query history
+    #[oai(
+        path = "/api/query/history",
+        method = "delete",
+        operation_id = "clear_query_history"
+    )]
+    async fn clear_history(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+    ) -> Result<Json<ClearedHistory>> {
+        let Caller(principal, _) = caller;
+        let removed = query::history::clear(&state.db, &principal.user_id).await?;
+        Ok(Json(ClearedHistory { removed }))
+    }
+}
+
+#[derive(Object)]
+pub struct QueryHistory {
+    pub entries: Vec<HistoryEntry>,
+}
+
+#[derive(Object)]
+pub struct ClearedHistory {
+    /// Entries removed.
+    pub removed: u64,
 }
 
 /// The rows as JSON, or the whole result as a download.
@@ -119,7 +188,14 @@ pub enum QueryAnswer {
 impl IntoResponse for QueryAnswer {
     fn into_response(self) -> Response {
         match self {
-            QueryAnswer::Rows(result) => Json(result).into_response(),
+            // Written by serde straight from the result (the same shape the document
+            // publishes): poem-openapi's `Json` would build a second tree of every value first.
+            QueryAnswer::Rows(result) => match serde_json::to_vec(&result) {
+                Ok(body) => Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(body),
+                Err(err) => crate::Error::internal(err).to_response(),
+            },
             QueryAnswer::Download(format, export) => {
                 let (content_type, name) = match format {
                     ExportFormat::Csv => ("text/csv; charset=utf-8", "query.csv"),

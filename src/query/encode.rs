@@ -233,7 +233,7 @@ fn date(days: i32) -> String {
     match NaiveDate::from_ymd_opt(1970, 1, 1)
         .and_then(|epoch| epoch.checked_add_signed(TimeDelta::days(days.into())))
     {
-        Some(date) => date.format("%Y-%m-%d").to_string(),
+        Some(date) => iso_date(date),
         None if days > 0 => "infinity".into(),
         None => "-infinity".into(),
     }
@@ -254,7 +254,11 @@ fn time(unit: TimeUnit, value: i64) -> String {
     let seconds = u32::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
     let fraction = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
     match NaiveTime::from_num_seconds_from_midnight_opt(seconds, fraction) {
-        Some(t) => t.format("%H:%M:%S%.f").to_string(),
+        Some(t) => {
+            let mut out = String::with_capacity(18);
+            push_time(&mut out, t);
+            out
+        }
         // 24:00:00 is a valid DuckDB time.
         None => "24:00:00".into(),
     }
@@ -272,10 +276,52 @@ fn timestamp(unit: TimeUnit, value: i64, with_zone: bool) -> String {
     let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
     let fraction = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
     match DateTime::from_timestamp(seconds, fraction) {
-        Some(t) if with_zone => t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
-        Some(t) => t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+        Some(t) => {
+            let t = t.naive_utc();
+            let mut out = iso_date(t.date());
+            out.push('T');
+            push_time(&mut out, t.time());
+            if with_zone {
+                out.push('Z');
+            }
+            out
+        }
         None => value.to_string(),
     }
+}
+
+/// `YYYY-MM-DD` (chrono's `%Y` rules for years outside 0–9999). Written by hand: chrono's
+/// `format` parses its pattern for every value, a tenth of a large result's time.
+fn iso_date(date: NaiveDate) -> String {
+    use chrono::Datelike;
+    use std::fmt::Write;
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return date.format("%Y-%m-%d").to_string();
+    }
+    let mut out = String::with_capacity(26);
+    let _ = write!(out, "{year:04}-{:02}-{:02}", date.month(), date.day());
+    out
+}
+
+/// `HH:MM:SS` and the fraction as chrono's `%.f` writes it: none, or 3, 6 or 9 digits.
+fn push_time(out: &mut String, time: NaiveTime) {
+    use chrono::Timelike;
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    let nanos = time.nanosecond();
+    let _ = match nanos {
+        0 => Ok(()),
+        n if n % 1_000_000 == 0 => write!(out, ".{:03}", n / 1_000_000),
+        n if n % 1_000 == 0 => write!(out, ".{:06}", n / 1_000),
+        n => write!(out, ".{n:09}"),
+    };
 }
 
 /// An ISO 8601 duration (`P1Y2M3DT4H5M6.5S`), which clients can parse.
@@ -317,6 +363,48 @@ fn interval(months: i32, days: i32, nanos: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_are_written_as_chrono_would() {
+        let micros = [
+            0i64,
+            1,
+            999,
+            1_000,
+            1_500_000,
+            86_399_999_999,
+            1_709_296_200_500_000,
+            -1,
+            -62_135_596_800_000_000, // 0001-01-01
+            253_402_300_799_999_999, // 9999-12-31 23:59:59.999999
+            -62_198_755_200_000_000, // year 0 (1 BC)
+        ];
+        for value in micros {
+            let t = DateTime::from_timestamp_micros(value).unwrap();
+            assert_eq!(
+                timestamp(TimeUnit::Microsecond, value, true),
+                t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+            );
+            assert_eq!(
+                timestamp(TimeUnit::Microsecond, value, false),
+                t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string()
+            );
+        }
+        for days in [0, 1, -1, 19_782, -719_162, 2_932_896, -800_000, 3_000_000] {
+            let expected = NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap()
+                .checked_add_signed(TimeDelta::days(days.into()))
+                .unwrap()
+                .format("%Y-%m-%d")
+                .to_string();
+            assert_eq!(date(days), expected, "{days}");
+        }
+        assert_eq!(
+            time(TimeUnit::Nanosecond, 3_723_000_000_123),
+            "01:02:03.000000123"
+        );
+        assert_eq!(time(TimeUnit::Microsecond, 45_296_000_000), "12:34:56");
+    }
 
     #[test]
     fn numbers_keep_their_precision() {

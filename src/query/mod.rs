@@ -7,7 +7,9 @@
 pub mod catalog_check;
 pub mod encode;
 pub mod guard;
+pub mod history;
 pub mod mask;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -144,6 +146,7 @@ pub struct QueryResult {
     pub truncated: bool,
     /// Why the result was cut, when it was.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
     /// Time from receiving the query to the last row, in milliseconds.
     pub elapsed_ms: f64,
@@ -165,7 +168,7 @@ pub struct Export {
 }
 
 /// Runs one read-only query and returns at most `limit` rows (default and maximum
-/// `api.query_max_rows`).
+/// `api.query_max_rows`). The asker's history keeps it ([`history`]).
 pub async fn run(
     deps: QueryDeps<'_>,
     sql: &str,
@@ -173,6 +176,37 @@ pub async fn run(
     asker: &Asker<'_>,
 ) -> Result<QueryResult> {
     let started = Instant::now();
+    let db = deps.db.clone();
+    let result = run_checked(deps, sql, limit, asker, started).await;
+    let outcome = match &result {
+        Ok(result) => history::Outcome {
+            succeeded: true,
+            row_count: result.row_count,
+            elapsed_ms: result.elapsed_ms,
+            error: None,
+        },
+        Err(err) => failed(&err.message, started),
+    };
+    history::record_in_background(&db, asker.principal, sql, outcome);
+    result
+}
+
+fn failed(message: &str, started: Instant) -> history::Outcome<'_> {
+    history::Outcome {
+        succeeded: false,
+        row_count: 0,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        error: Some(message),
+    }
+}
+
+async fn run_checked(
+    deps: QueryDeps<'_>,
+    sql: &str,
+    limit: Option<usize>,
+    asker: &Asker<'_>,
+    started: Instant,
+) -> Result<QueryResult> {
     let max_rows = deps.limits.max_rows;
     let limit = match limit {
         None => max_rows,
@@ -212,7 +246,7 @@ pub async fn run(
 }
 
 /// Runs one read-only query and writes its whole result (up to `api.query_export_max_rows`)
-/// for download.
+/// for download. The asker's history keeps it ([`history`]).
 pub async fn export(
     deps: QueryDeps<'_>,
     sql: &str,
@@ -220,6 +254,28 @@ pub async fn export(
     asker: &Asker<'_>,
 ) -> Result<Export> {
     let started = Instant::now();
+    let db = deps.db.clone();
+    let result = export_checked(deps, sql, format, asker, started).await;
+    let outcome = match &result {
+        Ok(export) => history::Outcome {
+            succeeded: true,
+            row_count: export.rows,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error: None,
+        },
+        Err(err) => failed(&err.message, started),
+    };
+    history::record_in_background(&db, asker.principal, sql, outcome);
+    result
+}
+
+async fn export_checked(
+    deps: QueryDeps<'_>,
+    sql: &str,
+    format: ExportFormat,
+    asker: &Asker<'_>,
+    started: Instant,
+) -> Result<Export> {
     let prepared = prepare(&deps, sql, asker)?;
     let cap = deps.limits.export_max_rows;
     std::fs::create_dir_all(&deps.export_dir)?;
@@ -299,11 +355,13 @@ where
     // If this future is dropped (the server shutting down, a cancelled caller) the query stops too.
     let _stop_on_drop = StopOnDrop(stopper.clone());
     let inside = stopper.clone();
-    let reading = deps.warehouse.read(move |conn| {
+    // Guarded queries leave no session state: their connections are kept and reused.
+    let reading = deps.warehouse.read_reusing(move |conn| {
         let _slot = slot;
         inside.arm(conn.interrupt_handle());
         let result = work(conn);
-        inside.finished.store(true, Ordering::Release);
+        // From here the connection may serve someone else's query: no interrupt after.
+        inside.finish();
         result
     });
     tokio::pin!(reading);
@@ -349,10 +407,20 @@ impl Stopper {
 
     fn interrupt(&self) {
         let slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        if self.finished.load(Ordering::Acquire) {
+            return;
+        }
         self.interrupted.store(true, Ordering::Release);
         if let Some(handle) = slot.as_ref() {
             handle.interrupt();
         }
+    }
+
+    /// The query is over; its connection goes back to the pool, out of our reach.
+    fn finish(&self) {
+        let mut slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        self.finished.store(true, Ordering::Release);
+        *slot = None;
     }
 }
 
@@ -360,9 +428,7 @@ struct StopOnDrop(Arc<Stopper>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        if !self.0.finished.load(Ordering::Acquire) {
-            self.0.interrupt();
-        }
+        self.0.interrupt();
     }
 }
 
@@ -380,8 +446,10 @@ fn column_shapes(stmt: &duckdb::Statement<'_>) -> Vec<(String, encode::Shape)> {
 
 /// Runs `sql` (checked by DuckDB's parser already) with at most `limit` rows.
 fn execute(conn: &Connection, sql: &str, limit: usize, max_bytes: usize) -> Result<QueryResult> {
+    // Kept per connection (connections are reused): a repeated query skips DuckDB's
+    // parse, bind and optimize; DuckDB re-binds it itself when the catalog changed.
     let mut stmt = conn
-        .prepare(&limited(sql, limit + 1))
+        .prepare_cached(&limited(sql, limit + 1))
         .map_err(duckdb_error)?;
     let shapes = column_shapes(&stmt);
     let mut rows = stmt.query([]).map_err(duckdb_error)?;

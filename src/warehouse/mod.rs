@@ -32,8 +32,13 @@ pub struct Warehouse {
     /// How many reads and writes ran (each on its own connection): a measure of how
     /// much request paths ask of DuckDB.
     uses: AtomicU64,
+    /// Reader connections kept for [`Warehouse::read_reusing`] between calls.
+    idle_readers: Mutex<Vec<Connection>>,
     _lock: File,
 }
+
+/// Reader connections kept idle at most (each holds a DuckDB client context).
+const IDLE_READERS: usize = 4;
 
 /// How long a request waits for the warehouse while an external dbt run has it.
 const RELEASED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -104,6 +109,7 @@ impl Warehouse {
             open_gate: Arc::new(tokio::sync::RwLock::new(())),
             generation: AtomicU64::new(0),
             uses: AtomicU64::new(0),
+            idle_readers: Mutex::new(Vec::new()),
             _lock: lock,
         })
     }
@@ -163,6 +169,46 @@ impl Warehouse {
         F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
     {
         self.on_connection((), work).await
+    }
+
+    /// Like [`Warehouse::read`], on a connection kept from an earlier call when there
+    /// is one (DuckDB sets up a client context per connection: a dashboard's queries
+    /// skip that). Only for work that leaves nothing behind in the session (no `SET`,
+    /// `USE`, temporary objects, open transaction): the guarded query endpoint. A
+    /// connection left inside a transaction is closed instead of kept.
+    pub async fn read_reusing<T, F>(self: &Arc<Self>, work: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
+    {
+        let open = self.enter().await?;
+        let kept = self
+            .idle_readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => self.clone_root()?,
+        };
+        self.uses.fetch_add(1, Ordering::Relaxed);
+        let warehouse = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = work(&conn);
+            if conn.is_autocommit() {
+                let mut idle = warehouse
+                    .idle_readers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if idle.len() < IDLE_READERS {
+                    idle.push(conn);
+                }
+            }
+            // Kept connections are closed by `release_during` before the file is let go.
+            drop(open);
+            result
+        })
+        .await?
     }
 
     /// Like [`Warehouse::read`], but only one writer runs at a time.
@@ -232,6 +278,11 @@ impl Warehouse {
         let _turn = self.writer.lock().await;
         let _closed = self.open_gate.write().await;
         let root = self.root.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // No reader is running (the gate is ours): the kept ones are idle.
+        self.idle_readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         // Dropping the last connection checkpoints the WAL and closes the file.
         drop(root);
         let result = work.await;

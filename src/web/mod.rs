@@ -12,42 +12,10 @@ use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::Error;
 
-/// A page the server renders: its route and its HTML. Every page has a `<main>`
-/// landmark; the integration suite opens each of them as a signed-in user.
-pub struct Page {
-    pub route: &'static str,
-    pub html: &'static str,
-}
+pub mod pages;
+pub mod render;
 
-pub const PAGES: &[Page] = &[
-    Page {
-        route: "/",
-        html: include_str!("assets/home.html"),
-    },
-    Page {
-        route: "/login",
-        html: include_str!("assets/login.html"),
-    },
-    Page {
-        route: "/setup",
-        html: include_str!("assets/setup.html"),
-    },
-    Page {
-        route: "/invite/:token",
-        html: include_str!("assets/invite.html"),
-    },
-    Page {
-        route: "/dbt-docs",
-        html: include_str!("assets/dbt_docs.html"),
-    },
-    Page {
-        route: "/dbt-docs/",
-        html: include_str!("assets/dbt_docs.html"),
-    },
-];
-
-/// What a browser gets for a page that does not exist.
-pub const NOT_FOUND_PAGE: &str = include_str!("assets/not_found.html");
+pub use pages::{PAGES, Page, error_page};
 
 /// Scripts and styles under `/static/`: (file name, content type, contents). Pages load
 /// their scripts from here, never inline, so the page CSP can refuse inline code.
@@ -63,6 +31,15 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("assets/dbt-docs.css"),
     ),
     ("app.js", JS, include_str!("assets/app.js")),
+    ("query.js", JS, include_str!("assets/query.js")),
+    ("chart.js", JS, include_str!("assets/chart.js")),
+    ("grid.js", JS, include_str!("assets/grid.js")),
+    ("catalog.js", JS, include_str!("assets/catalog.js")),
+    (
+        "sql-highlight.js",
+        JS,
+        include_str!("assets/sql-highlight.js"),
+    ),
     ("home.js", JS, include_str!("assets/home.js")),
     ("login.js", JS, include_str!("assets/login.js")),
     ("setup.js", JS, include_str!("assets/setup.js")),
@@ -99,8 +76,7 @@ pub fn routes<T: OpenApi>(
         .at("/manifest.json", get(manifest_json))
         .at("/catalog.json", get(catalog_json));
     PAGES.iter().fold(route, |route, page| {
-        let html = page.html;
-        route.at(page.route, get(make_sync(move |_| Html(html))))
+        route.at(page.route, get(pages::endpoint(page)))
     })
 }
 

@@ -362,6 +362,40 @@ async fn every_operation_answers_as_documented() {
         400,
     )
     .await;
+    let tables = tour
+        .call(
+            "list_queryable_tables",
+            admin.get(url("/api/query/schema")),
+            200,
+        )
+        .await;
+    assert!(tables["tables"].as_array().unwrap().len() >= 2, "{tables}");
+    // Entries are kept after the answer: wait for both queries above.
+    for _ in 0..100 {
+        let history = tour
+            .call(
+                "list_query_history",
+                admin.get(url("/api/query/history?limit=10")),
+                200,
+            )
+            .await;
+        if history["entries"].as_array().map_or(0, Vec::len) >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tour.call(
+        "list_query_history",
+        admin.get(url("/api/query/history?limit=0")),
+        400,
+    )
+    .await;
+    tour.call(
+        "clear_query_history",
+        admin.delete(url("/api/query/history")),
+        200,
+    )
+    .await;
     tour.call(
         "catalog_profile_table",
         admin.post(url("/api/catalog/sales/sales/profile")),

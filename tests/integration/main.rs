@@ -10,6 +10,7 @@ mod contract_tour;
 
 mod auth;
 mod authz;
+mod browser;
 mod cli;
 mod conformance;
 mod dbt_api;
@@ -24,6 +25,7 @@ mod profiles;
 mod project_paths;
 mod proxy;
 mod query;
+mod query_page;
 mod requests;
 mod search;
 mod sync;

@@ -7,17 +7,25 @@ use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use serde_json::json;
 
 fn concrete(route: &str) -> String {
-    route.replace(":token", "an-invite-token")
+    route
+        .replace(":token", "an-invite-token")
+        .replace(":name", "orders")
 }
 
 #[tokio::test]
 async fn a_signed_in_user_opens_every_page() {
     let app = TestApp::start().await;
-    app.user("pages@example.com", Role::Viewer).await;
+    app.user("pages@example.com", Role::Admin).await;
     let browser = app.page_browser("pages@example.com").await;
     for page in dango::web::PAGES {
         let path = concrete(page.route);
         let response = app.get(&browser, &path).await;
+        if path == "/login" {
+            // Signed in already: the form has nothing to do.
+            assert_eq!(response.status(), 302);
+            assert_eq!(response.headers()["location"], "/");
+            continue;
+        }
         assert_eq!(response.status(), 200, "GET {path}");
         let content_type = response.headers()[CONTENT_TYPE]
             .to_str()
@@ -97,8 +105,17 @@ async fn unknown_api_paths_answer_json_and_unknown_pages_a_page() {
 #[tokio::test]
 async fn pages_load_no_inline_scripts() {
     // The page CSP allows only our own script files: an inline script would not run.
+    let app = TestApp::start().await;
+    app.user("inline@example.com", Role::Admin).await;
+    let browser = app.page_browser("inline@example.com").await;
     for page in dango::web::PAGES {
-        let mut rest = page.html;
+        let html = app
+            .get(&browser, &concrete(page.route))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let mut rest = html.as_str();
         while let Some(start) = rest.find("<script") {
             let tag = &rest[start..rest[start..].find('>').map_or(rest.len(), |e| start + e)];
             assert!(
@@ -109,16 +126,117 @@ async fn pages_load_no_inline_scripts() {
             rest = &rest[start + 7..];
         }
         assert!(
-            !page.html.contains(" style=\""),
+            !html.contains(" style=\""),
             "{}: style attribute",
             page.route
         );
         assert!(
-            !page.html.contains(" onclick="),
+            !html.contains(" onclick="),
             "{}: inline handler",
             page.route
         );
     }
+}
+
+#[tokio::test]
+async fn the_navigation_shows_only_what_the_role_may_open() {
+    let app = TestApp::start().await;
+    app.user("nav-viewer@example.com", Role::Viewer).await;
+    app.user("nav-editor@example.com", Role::Editor).await;
+    let viewer = app.page_browser("nav-viewer@example.com").await;
+    let editor = app.page_browser("nav-editor@example.com").await;
+    let viewer_home = app.get(&viewer, "/").await.text().await.unwrap();
+    // (The template engine writes `/` in attributes as `&#x2f;`.)
+    assert!(viewer_home.contains(">Catalog</a>"), "{viewer_home}");
+    assert!(!viewer_home.contains(">Query</a>"), "viewers may not query");
+    assert!(viewer_home.contains("nav-viewer@example.com"));
+    let editor_home = app.get(&editor, "/").await.text().await.unwrap();
+    assert!(editor_home.contains(">Query</a>"));
+    let current = app.get(&editor, "/query").await.text().await.unwrap();
+    assert!(
+        current.contains("query\" aria-current=\"page\">Query</a>"),
+        "{current}"
+    );
+}
+
+#[tokio::test]
+async fn a_page_the_role_may_not_open_answers_a_403_page_and_scripts_get_json() {
+    let app = TestApp::start().await;
+    app.user("no-query@example.com", Role::Viewer).await;
+    let browser = app.page_browser("no-query@example.com").await;
+    let page = app.get(&browser, "/query").await;
+    assert_eq!(page.status(), 403);
+    assert!(
+        page.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains("You don&#x27;t have access") || body.contains("You don't have access"),
+        "{body}"
+    );
+    assert!(body.contains("<nav"), "the 403 page keeps the navigation");
+    let script = app.login("no-query@example.com").await;
+    error_body(app.get(&script, "/query").await, 403).await;
+}
+
+#[tokio::test]
+async fn signing_in_again_goes_home_and_a_signed_out_visit_comes_back_after_login() {
+    let app = TestApp::start().await;
+    app.user("again@example.com", Role::Editor).await;
+    let browser = app.page_browser("again@example.com").await;
+    let login = app.get(&browser, "/login").await;
+    assert_eq!(login.status(), 302);
+    assert_eq!(login.headers()["location"], "/");
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let asked = anonymous
+        .get(app.url("/query?sql=SELECT%201"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 302);
+    assert_eq!(
+        asked.headers()["location"],
+        "/login?next=%2Fquery%3Fsql%3DSELECT%25201"
+    );
+}
+
+#[tokio::test]
+async fn text_from_the_address_bar_is_escaped_in_pages() {
+    let app = TestApp::start().await;
+    app.user("xss-pages@example.com", Role::Admin).await;
+    let browser = app.page_browser("xss-pages@example.com").await;
+    let attack = "</textarea><script>alert(1)</script>";
+    let query = app
+        .get(
+            &browser,
+            &format!("/query?sql={}", urlencoding::encode(attack)),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!query.contains("<script>alert(1)"), "{query}");
+    assert!(
+        query.contains("&lt;&#x2f;textarea&gt;&lt;script&gt;"),
+        "{query}"
+    );
+    let catalog = app
+        .get(
+            &browser,
+            "/catalog/%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!catalog.contains("<img src=x"), "{catalog}");
 }
 
 #[tokio::test]
@@ -130,7 +248,7 @@ async fn every_response_carries_the_browser_security_headers() {
     let anonymous = app.anonymous();
     let cases = [
         (&browser, "/", "page"),
-        (&browser, "/login", "page"),
+        (&anonymous, "/login", "page"),
         (&browser, "/static/app.js", "resource"),
         (&script, "/api/auth/me", "resource"),
         (&anonymous, "/api/sources", "resource"), // a 401 refusal

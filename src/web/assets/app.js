@@ -1,39 +1,144 @@
-// Shared helpers for Dango's pages: JSON API calls with the CSRF header.
-async function api(method, path, body) {
-  const options = { method, headers: { 'X-Requested-With': 'dango-ui' }, credentials: 'same-origin' };
+// What every page shares: API calls with the CSRF header, building elements (text is
+// always a text node: nothing from a user or a file is parsed as HTML), dates in the
+// viewer's time zone, toasts, and the live-updates socket behind the indicator in the
+// navigation bar.
+
+export async function api(method, path, body, extraHeaders) {
+  const options = { method, headers: { 'X-Requested-With': 'dango-ui', ...(extraHeaders || {}) }, credentials: 'same-origin' };
   if (body !== undefined) {
     options.headers['Content-Type'] = 'application/json';
     options.body = JSON.stringify(body);
   }
   const response = await fetch(path, options);
+  if (response.status === 401 && !path.startsWith('/api/auth/')) {
+    location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+  }
   let data = null;
   try { data = await response.json(); } catch (_) { /* empty body */ }
-  if (!response.ok) {
-    const detail = (data && data.detail) || response.statusText;
-    const issues = data && data.issues ? '\n' + data.issues.join('\n') : '';
-    const error = new Error(detail + issues);
-    error.status = response.status;
-    error.data = data;
-    throw error;
-  }
+  if (!response.ok) throw apiError(response, data);
   return data;
 }
 
-function el(tag, attrs, ...children) {
+/// An Error carrying the API's status, `detail` and structured body.
+export function apiError(response, data) {
+  const detail = (data && data.detail) || response.statusText || 'Request failed';
+  const issues = data && Array.isArray(data.issues) ? '\n' + data.issues.join('\n') : '';
+  const error = new Error(detail + issues);
+  error.status = response.status;
+  error.data = data;
+  return error;
+}
+
+export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === 'class') node.className = v; else if (k.startsWith('on')) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
+  setAttributes(node, attrs);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
-  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(child ?? ''));
   return node;
 }
 
-function showError(id, err) {
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+export function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  setAttributes(node, attrs);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function setAttributes(node, attrs) {
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') node.setAttribute('class', value);
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+}
+
+export function showError(id, err) {
   const box = document.getElementById(id);
   if (box) box.textContent = err ? (err.message || String(err)) : '';
 }
 
-function nextPath() {
+export function nextPath() {
   const next = new URLSearchParams(location.search).get('next');
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
 }
+
+const numberFormat = new Intl.NumberFormat();
+export function formatNumber(n) { return n === null || n === undefined ? '—' : numberFormat.format(n); }
+
+/// A <time> in the viewer's zone, with the UTC instant in its title.
+export function timeEl(iso) {
+  if (!iso) return el('span', { class: 'muted' }, 'never');
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return el('span', {}, iso);
+  return el('time', { datetime: date.toISOString(), title: date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
+    date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
+}
+
+export function toast(message, kind = 'info') {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const item = el('div', { class: 'toast ' + kind, role: kind === 'error' ? 'alert' : 'status' }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+// Live platform events: one socket per page, re-opened with backoff; pages subscribe.
+const listeners = new Set();
+export function onEvent(listener) { listeners.add(listener); return () => listeners.delete(listener); }
+
+const TOASTED = {
+  sync_completed: (e) => [`${e.source}: sync completed (${formatNumber(e.rows)} rows)`, 'ok'],
+  sync_failed: (e) => [`${e.source}: sync failed — ${e.error}`, 'error'],
+  dbt_run_failed: (e) => [`${e.model}: build failed — ${e.error}`, 'error'],
+  dbt_test_failed: (e) => [`${e.model}: test failed — ${e.error}`, 'error'],
+  csv_uploaded: (e) => [`${e.source}: ${e.file} uploaded`, 'info'],
+};
+
+function setLive(state, label) {
+  const live = document.getElementById('live');
+  if (!live) return;
+  live.dataset.state = state;
+  live.title = label;
+  const text = document.getElementById('live-label');
+  if (text) text.textContent = label;
+}
+
+function connect(attempt = 0) {
+  if (!document.getElementById('live')) return;
+  const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+  socket.addEventListener('open', () => setLive('open', 'Live updates: connected'));
+  socket.addEventListener('message', (message) => {
+    let event;
+    try { event = JSON.parse(message.data); } catch (_) { return; }
+    const toasted = TOASTED[event.type];
+    if (toasted) toast(...toasted(event));
+    for (const listener of listeners) {
+      try { listener(event); } catch (err) { console.error(err); }
+    }
+  });
+  socket.addEventListener('close', () => {
+    setLive('closed', 'Live updates: disconnected, reconnecting…');
+    setTimeout(() => connect(attempt + 1), Math.min(30000, 1000 * 2 ** attempt));
+  });
+}
+
+function setUpLayout() {
+  const signOut = document.getElementById('sign-out');
+  if (signOut) {
+    signOut.addEventListener('click', async () => {
+      try { await api('POST', '/api/auth/logout'); } catch (_) { /* signed out already */ }
+      location.href = '/login';
+    });
+  }
+  connect();
+}
+
+setUpLayout();

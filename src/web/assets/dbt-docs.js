@@ -1,5 +1,6 @@
 // The dbt docs page: the project tree, the lineage graph and a model's documentation, from
 // /manifest.json and /catalog.json.
+import { api, el } from '/static/app.js';
 let manifest, catalog, selected = null;
 const kindOf = (id) => id.split('.')[0];
 function nodeOf(id) { return manifest.nodes[id] || manifest.sources[id]; }

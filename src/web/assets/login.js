@@ -1,4 +1,5 @@
 // The sign-in page: password, then a TOTP or recovery code when 2FA is on; OAuth providers.
+import { api, el, showError, nextPath } from '/static/app.js';
 const params = new URLSearchParams(location.search);
 if (params.get('error')) showError('error', new Error(params.get('error')));
 if (params.get('requires_2fa')) { document.getElementById('password-form').hidden = true; document.getElementById('code-form').hidden = false; }
@@ -15,12 +16,12 @@ function after(result) {
 }
 document.getElementById('password-form').addEventListener('submit', async (e) => {
   e.preventDefault(); showError('error');
-  try { after(await api('POST', '/api/auth/login', { email: email.value, password: password.value })); }
+  try { after(await api('POST', '/api/auth/login', { email: document.getElementById('email').value, password: document.getElementById('password').value })); }
   catch (err) { showError('error', err); }
 });
 document.getElementById('code-form').addEventListener('submit', async (e) => {
   e.preventDefault(); showError('error');
-  try { after(await api('POST', '/api/auth/2fa/verify', { code: code.value })); }
+  try { after(await api('POST', '/api/auth/2fa/verify', { code: document.getElementById('code').value })); }
   catch (err) { showError('error', err); if (err.status === 401) setTimeout(() => location.href = '/login', 1500); }
 });
 api('GET', '/api/auth/oauth/providers').then((providers) => {

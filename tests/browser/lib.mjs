@@ -1,0 +1,97 @@
+// What every browser test shares: Chromium from Debian (never downloaded), a page that
+// fails the test on any script error, CSP violation or dialog (an XSS that ran), sign
+// in, axe-core's accessibility check, and screenshots at desktop and phone sizes.
+import { createRequire } from 'node:module';
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+const modules = process.env.DANGO_BROWSER_MODULES;
+if (!modules) throw new Error('DANGO_BROWSER_MODULES must name a node_modules directory with playwright-core and axe-core');
+const require = createRequire(path.join(modules, 'noop.js'));
+const { chromium } = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const base = process.env.DANGO_URL;
+export const shots = process.env.DANGO_SCREENSHOTS || 'screenshots';
+mkdirSync(shots, { recursive: true });
+
+export function check(condition, message) {
+  if (!condition) throw new Error('check failed: ' + message);
+}
+
+export async function launch() {
+  const browser = await chromium.launch({
+    executablePath: process.env.DANGO_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  return browser;
+}
+
+/// A new page in its own context; every problem the page reports fails the test.
+export async function newPage(browser, { width = 1280, height = 800 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true, timezoneId: 'Europe/Berlin' });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (err) => page.problems.push('script error: ' + err.message));
+  page.on('console', (msg) => { if (msg.type() === 'error') page.problems.push('console error: ' + msg.text()); });
+  page.on('dialog', async (dialog) => {
+    if (dialog.type() === 'confirm' && page.acceptConfirm) { await dialog.accept(); return; }
+    page.problems.push(`unexpected ${dialog.type()} dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  return page;
+}
+
+/// Fails on what the page reported so far, ignoring refusals the test caused on purpose.
+export function noProblems(page, allowed = []) {
+  const problems = page.problems.filter((p) => !allowed.some((a) => p.includes(a)));
+  check(problems.length === 0, 'the page reported problems:\n  ' + problems.join('\n  '));
+}
+
+export async function signIn(page, email, password) {
+  await page.goto(base + '/login');
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(base + '/'), page.click('#password-form button[type=submit]')]);
+}
+
+/// axe-core over the page: no serious or critical violation.
+export async function accessible(page, label) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(bad.length === 0, `${label}: accessibility violations\n` + JSON.stringify(bad, null, 2));
+  return result;
+}
+
+/// Screenshots of the page as it is at 1280×800 and 390×844, named `name`.
+export async function screenshots(page, name) {
+  const files = [];
+  for (const [w, h] of [[1280, 800], [390, 844]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.waitForTimeout(150);
+    const file = path.join(shots, `${name}-${w}x${h}.png`);
+    await page.screenshot({ path: file, fullPage: false });
+    files.push(file);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  console.log('screenshots: ' + files.join(' '));
+  return files;
+}
+
+/// Runs `test` and exits non-zero with the reason when it fails.
+export async function run(test) {
+  const browser = await launch();
+  try {
+    await test(browser);
+    console.log('ok');
+  } catch (err) {
+    console.error(err.stack || String(err));
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
