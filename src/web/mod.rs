@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
+use poem::middleware::Compression;
 use poem::web::Html;
-use poem::{Response, Route, get, handler};
+use poem::{EndpointExt, Response, Route, get, handler};
 use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::Error;
@@ -71,12 +72,17 @@ pub fn routes<T: OpenApi>(
         )
         .at("/api/docs", make_sync(move |_| Html(swagger.clone())))
         .at("/api/redoc", make_sync(move |_| Html(redoc.clone())))
-        .at("/static/:file", get(static_file))
+        // Pages and their files are compressed for browsers that ask (all do); API
+        // answers are not (downloads stream, and scripts rarely ask).
+        .at("/static/:file", get(static_file).with(Compression::new()))
         .at("/favicon.ico", get(favicon))
         .at("/manifest.json", get(manifest_json))
         .at("/catalog.json", get(catalog_json));
     PAGES.iter().fold(route, |route, page| {
-        route.at(page.route, get(pages::endpoint(page)))
+        route.at(
+            page.route,
+            get(pages::endpoint(page)).with(Compression::new()),
+        )
     })
 }
 

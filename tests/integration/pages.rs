@@ -305,3 +305,26 @@ async fn https_through_a_trusted_proxy_gets_hsts_and_a_secure_cookie() {
     let cookie = login.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+#[tokio::test]
+async fn pages_and_their_files_are_compressed_for_browsers_that_ask() {
+    let app = TestApp::start().await;
+    app.user("gzip@example.com", Role::Editor).await;
+    let browser = app.page_browser("gzip@example.com").await;
+    for path in ["/query", "/static/style.css", "/static/query.js"] {
+        let plain = app.get(&browser, path).await.bytes().await.unwrap().len();
+        let response = browser
+            .get(app.url(path))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        let wire = response.bytes().await.unwrap().len();
+        assert!(
+            wire * 2 < plain,
+            "{path}: {wire} bytes on the wire of {plain}"
+        );
+    }
+}
