@@ -55,7 +55,8 @@ pub fn record_in_background(
     sql: &str,
     outcome: Outcome<'_>,
 ) {
-    if !keeps(principal) {
+    // SQL over the limit was refused unread (413, never echoed): nothing to keep.
+    if !keeps(principal) || sql.len() > super::guard::MAX_SQL_BYTES {
         return;
     }
     let row = query_history::ActiveModel {

@@ -178,26 +178,31 @@ pub async fn run(
     let started = Instant::now();
     let db = deps.db.clone();
     let result = run_checked(deps, sql, limit, asker, started).await;
-    let outcome = match &result {
-        Ok(result) => history::Outcome {
-            succeeded: true,
-            row_count: result.row_count,
-            elapsed_ms: result.elapsed_ms,
-            error: None,
-        },
-        Err(err) => failed(&err.message, started),
-    };
-    history::record_in_background(&db, asker.principal, sql, outcome);
+    remember(
+        &db,
+        asker,
+        sql,
+        started,
+        result.as_ref().map(|r| r.row_count),
+    );
     result
 }
 
-fn failed(message: &str, started: Instant) -> history::Outcome<'_> {
-    history::Outcome {
-        succeeded: false,
-        row_count: 0,
+/// Keeps the outcome in the asker's history ([`history`]).
+fn remember(
+    db: &DatabaseConnection,
+    asker: &Asker<'_>,
+    sql: &str,
+    started: Instant,
+    rows: std::result::Result<usize, &Error>,
+) {
+    let outcome = history::Outcome {
+        succeeded: rows.is_ok(),
+        row_count: *rows.as_ref().unwrap_or(&0),
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-        error: Some(message),
-    }
+        error: rows.err().map(|err| err.message.as_str()),
+    };
+    history::record_in_background(db, asker.principal, sql, outcome);
 }
 
 async fn run_checked(
@@ -256,16 +261,7 @@ pub async fn export(
     let started = Instant::now();
     let db = deps.db.clone();
     let result = export_checked(deps, sql, format, asker, started).await;
-    let outcome = match &result {
-        Ok(export) => history::Outcome {
-            succeeded: true,
-            row_count: export.rows,
-            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-            error: None,
-        },
-        Err(err) => failed(&err.message, started),
-    };
-    history::record_in_background(&db, asker.principal, sql, outcome);
+    remember(&db, asker, sql, started, result.as_ref().map(|e| e.rows));
     result
 }
 

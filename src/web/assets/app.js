@@ -30,7 +30,16 @@ export function apiError(response, data) {
 }
 
 export function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
+  return build(document.createElement(tag), attrs, children);
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+export function svg(tag, attrs, ...children) {
+  return build(document.createElementNS(SVG_NS, tag), attrs, children);
+}
+
+function build(node, attrs, children) {
   setAttributes(node, attrs);
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
@@ -39,16 +48,27 @@ export function el(tag, attrs, ...children) {
   return node;
 }
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-export function svg(tag, attrs, ...children) {
-  const node = document.createElementNS(SVG_NS, tag);
-  setAttributes(node, attrs);
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
+/// A WAI-ARIA tab list: click or arrow keys select a tab (roving tabindex); `onSelect`
+/// gets the chosen tab.
+export function tabList(tabs, onSelect) {
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+    }
+    onSelect(tab);
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => select(tab));
+    tab.addEventListener('keydown', (e) => {
+      const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+      if (!step) return;
+      const next = tabs[(i + step + tabs.length) % tabs.length];
+      next.focus();
+      select(next);
+    });
+  });
 }
 
 function setAttributes(node, attrs) {

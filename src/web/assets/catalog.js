@@ -1,7 +1,7 @@
 // The data catalog: every source table and model by layer, search as you type, and a
 // detail pane with the columns and their profile, tests, raw and compiled SQL, and
 // lineage (the models up and down, and where each column comes from).
-import { api, el, formatNumber, timeEl, toast } from '/static/app.js';
+import { api, el, formatNumber, tabList, timeEl, toast } from '/static/app.js';
 import { highlighted } from '/static/sql-highlight.js';
 
 const root = document.querySelector('.catalog');
@@ -58,21 +58,10 @@ function markSelected() {
 }
 
 // ---- layers
-const tabs = [...document.querySelectorAll('[role=tab][data-kind]')];
-function selectTab(tab) {
-  for (const t of tabs) { const on = t === tab; t.setAttribute('aria-selected', String(on)); t.tabIndex = on ? 0 : -1; }
+tabList([...document.querySelectorAll('[role=tab][data-kind]')], (tab) => {
   entriesBox.setAttribute('aria-labelledby', tab.id);
   layer = tab.dataset.kind;
   drawList();
-}
-tabs.forEach((tab, i) => {
-  tab.addEventListener('click', () => selectTab(tab));
-  tab.addEventListener('keydown', (e) => {
-    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-    if (!step) return;
-    const next = tabs[(i + step + tabs.length) % tabs.length];
-    next.focus(); selectTab(next);
-  });
 });
 
 // ---- search

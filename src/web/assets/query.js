@@ -1,7 +1,7 @@
 // The SQL workbench: an editor (Ctrl/⌘+Enter runs), the warehouse's tables to pick
 // from, the result as a sortable virtualised table or a chart, a CSV download of the
 // whole result, and the user's own query history (kept by the server).
-import { api, apiError, el, formatNumber, timeEl, toast } from '/static/app.js';
+import { api, apiError, el, formatNumber, tabList, timeEl, toast } from '/static/app.js';
 import { ResultGrid } from '/static/grid.js';
 import { drawChart, numericColumns } from '/static/chart.js';
 
@@ -99,26 +99,10 @@ downloadButton.addEventListener('click', async () => {
 });
 
 // ---- tabs
-const tabs = [...document.querySelectorAll('[role=tab]')];
-function select(tab) {
-  for (const t of tabs) {
-    const on = t === tab;
-    t.setAttribute('aria-selected', String(on));
-    t.tabIndex = on ? 0 : -1;
-    document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
-  }
+tabList([...document.querySelectorAll('[role=tab]')], (tab) => {
+  for (const panel of document.querySelectorAll('[role=tabpanel]')) panel.hidden = panel.id !== tab.getAttribute('aria-controls');
   if (tab.id === 'tab-chart') renderChart();
   if (tab.id === 'tab-table') grid.paint(true);
-}
-tabs.forEach((tab, i) => {
-  tab.addEventListener('click', () => select(tab));
-  tab.addEventListener('keydown', (e) => {
-    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-    if (!step) return;
-    const next = tabs[(i + step + tabs.length) % tabs.length];
-    next.focus();
-    select(next);
-  });
 });
 
 // ---- chart
