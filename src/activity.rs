@@ -42,23 +42,65 @@ pub async fn record(db: &DatabaseConnection, level: Level, source: Option<&str>,
     }
 }
 
+/// Which entries a listing returns (every field optional: no filter).
+#[derive(Debug, Default)]
+pub struct Filter<'a> {
+    pub source: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub level: Option<&'a str>,
+    /// Case-insensitive substring of the message.
+    pub text: Option<&'a str>,
+    pub since: Option<chrono::DateTime<Utc>>,
+    pub until: Option<chrono::DateTime<Utc>>,
+    /// Entries skipped from the newest (pagination).
+    pub offset: u64,
+}
+
 /// Newest first.
 pub async fn list(
     db: &DatabaseConnection,
-    source: Option<&str>,
-    category: Option<&str>,
+    filter: &Filter<'_>,
     limit: u64,
 ) -> crate::Result<Vec<activity_log::Model>> {
     let mut select = activity_log::Entity::find();
-    if let Some(source) = source {
+    if let Some(source) = filter.source {
         select = select.filter(activity_log::Column::Source.eq(source));
     }
-    if let Some(category) = category {
+    if let Some(category) = filter.category {
         select = select.filter(activity_log::Column::Category.eq(category));
+    }
+    if let Some(level) = filter.level {
+        select = select.filter(activity_log::Column::Level.eq(level));
+    }
+    if let Some(text) = filter.text.filter(|t| !t.is_empty()) {
+        // LIKE is case-insensitive for ASCII on SQLite; lower() makes Postgres agree.
+        use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        let message = Func::lower(Expr::col(activity_log::Column::Message));
+        select = select.filter(Expr::expr(message).like(LikeExpr::new(pattern).escape('\\')));
+    }
+    if let Some(since) = filter.since {
+        select = select.filter(activity_log::Column::Timestamp.gte(since));
+    }
+    if let Some(until) = filter.until {
+        select = select.filter(activity_log::Column::Timestamp.lte(until));
     }
     Ok(select
         .order_by_desc(activity_log::Column::Id)
+        .offset(filter.offset)
         .limit(limit)
         .all(db)
         .await?)
+}
+
+/// `text` with LIKE's wildcards taken literally.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }

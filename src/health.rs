@@ -44,6 +44,7 @@ pub struct DiskHealth {
 #[derive(Object, Debug, Clone)]
 pub struct SyncFailure {
     pub source: String,
+    /// Failed syncs of the source in the last 24 hours.
     pub count: u64,
     pub last_error: String,
 }
@@ -190,9 +191,9 @@ async fn recent_sync_failures(db: &DatabaseConnection) -> Vec<SyncFailure> {
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|row| SyncFailure {
+        .map(|(row, count)| SyncFailure {
             source: row.source,
-            count: 1,
+            count,
             last_error: row.error_message.unwrap_or_else(|| "Unknown error".into()),
         })
         .collect()

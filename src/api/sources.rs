@@ -70,6 +70,8 @@ pub struct SourceDetails {
 
 #[derive(Object)]
 pub struct LogEntry {
+    /// Increases with every entry: the newest entry has the largest id.
+    pub id: i64,
     pub timestamp: DateTime<Utc>,
     /// `info`, `success`, `warning` or `error`.
     pub level: String,
@@ -81,6 +83,7 @@ pub struct LogEntry {
 impl From<dango_entity::activity_log::Model> for LogEntry {
     fn from(e: dango_entity::activity_log::Model) -> Self {
         Self {
+            id: e.id,
             timestamp: e.timestamp,
             level: e.level,
             source: e.source,
@@ -203,7 +206,11 @@ impl SourcesApi {
         limit: Query<u64>,
     ) -> Result<Json<Vec<LogEntry>>> {
         let source = sources::get(&state.paths, &source_name)?;
-        let entries = activity::list(&state.db, Some(&source.name), None, limit.0).await?;
+        let filter = activity::Filter {
+            source: Some(&source.name),
+            ..Default::default()
+        };
+        let entries = activity::list(&state.db, &filter, limit.0).await?;
         Ok(Json(entries.into_iter().map(LogEntry::from).collect()))
     }
 
@@ -212,6 +219,7 @@ impl SourcesApi {
     /// The activity log of the whole project (syncs, dbt runs, uploads, warnings), newest
     /// first.
     #[oai(path = "/api/logs", method = "get", operation_id = "activity_logs")]
+    #[allow(clippy::too_many_arguments)] // one parameter per filter of the query string
     async fn logs(
         &self,
         state: Data<&Arc<AppState>>,
@@ -223,24 +231,54 @@ impl SourcesApi {
         limit: Query<u64>,
         /// `core` or `auxiliary`.
         category: Query<Option<String>>,
+        /// `info`, `success`, `warning` or `error`.
+        level: Query<Option<String>>,
+        /// Only entries about this source.
+        source: Query<Option<String>>,
+        /// Only entries whose message contains this text (case-insensitive).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// Only entries at or after this instant (RFC 3339).
+        since: Query<Option<DateTime<Utc>>>,
+        /// Only entries at or before this instant (RFC 3339).
+        until: Query<Option<DateTime<Utc>>>,
+        /// Entries to skip from the newest, for paging (at most 1,000,000).
+        #[oai(default, validator(maximum(value = "1000000")))]
+        offset: Query<u64>,
     ) -> Result<Json<Vec<LogEntry>>> {
-        if let Some(other) = category
-            .0
-            .as_deref()
-            .filter(|c| !["core", "auxiliary"].contains(c))
-        {
-            return Err(crate::Error::bad_request(format!(
-                "category '{other}' is not one of: core, auxiliary"
-            )));
-        }
-        let category = category.0;
-        let entries = activity::list(&state.db, None, category.as_deref(), limit.0).await?;
+        one_of("category", category.0.as_deref(), &["core", "auxiliary"])?;
+        one_of(
+            "level",
+            level.0.as_deref(),
+            &["info", "success", "warning", "error"],
+        )?;
+        let filter = activity::Filter {
+            category: category.0.as_deref(),
+            level: level.0.as_deref(),
+            source: source.0.as_deref(),
+            text: q.0.as_deref(),
+            since: since.0,
+            until: until.0,
+            offset: offset.0,
+        };
+        let entries = activity::list(&state.db, &filter, limit.0).await?;
         Ok(Json(entries.into_iter().map(LogEntry::from).collect()))
     }
 }
 
 fn default_source_limit() -> u64 {
     100
+}
+
+/// A 400 naming the allowed values when `value` is not one of them.
+fn one_of(name: &str, value: Option<&str>, allowed: &[&str]) -> Result<()> {
+    match value {
+        Some(other) if !allowed.contains(&other) => Err(crate::Error::bad_request(format!(
+            "{name} '{other}' is not one of: {}",
+            allowed.join(", ")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn default_all_limit() -> u64 {

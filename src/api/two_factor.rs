@@ -44,6 +44,8 @@ pub struct SetupResponse {
     pub secret: String,
     /// `otpauth://` URI for QR codes.
     pub provisioning_uri: String,
+    /// The provisioning URI as a QR code: an SVG image in a `data:` URI, for `<img src>`.
+    pub qr_code: String,
     /// Single-use recovery codes; shown only now.
     pub recovery_codes: Vec<String>,
 }
@@ -73,7 +75,10 @@ impl TwoFactorApi {
         let Caller(principal, _) = caller;
         let user = accounts::get(&state.db, &principal.user_id).await?;
         let enrollment = two_factor::setup(&state.db, &user, &body.password).await?;
+        let qr_code =
+            crate::auth::qr::svg_data_uri(&enrollment.provisioning_uri).unwrap_or_default();
         Ok(Json(SetupResponse {
+            qr_code,
             secret: enrollment.secret,
             provisioning_uri: enrollment.provisioning_uri,
             recovery_codes: enrollment.recovery_codes,

@@ -9,6 +9,7 @@ pub mod login;
 pub mod oauth;
 pub mod password;
 pub mod permissions;
+pub mod qr;
 pub mod rate_limit;
 pub mod sessions;
 pub mod tokens;

@@ -73,18 +73,34 @@ pub async fn of_run(
         .await?)
 }
 
-/// Sources whose newest entry failed within the last 24 hours, with that error.
-pub async fn recent_failures(db: &DatabaseConnection) -> crate::Result<Vec<sync_history::Model>> {
+/// Sources whose newest entry failed within the last 24 hours, with that entry and how
+/// many of their syncs failed in those hours.
+pub async fn recent_failures(
+    db: &DatabaseConnection,
+) -> crate::Result<Vec<(sync_history::Model, u64)>> {
     let since = Utc::now() - Duration::hours(24);
     let rows = sync_history::Entity::find()
         .filter(sync_history::Column::StartedAt.gte(since))
         .order_by_desc(sync_history::Column::Id)
         .all(db)
         .await?;
+    let mut failed = std::collections::HashMap::<&str, u64>::new();
+    for row in rows.iter().filter(|r| r.status == "failed") {
+        *failed.entry(row.source.as_str()).or_default() += 1;
+    }
     let mut seen = std::collections::HashSet::new();
-    Ok(rows
-        .into_iter()
+    let newest_failed: Vec<&sync_history::Model> = rows
+        .iter()
         .filter(|r| seen.insert(r.source.clone()))
         .filter(|r| r.status == "failed")
+        .collect();
+    Ok(newest_failed
+        .into_iter()
+        .map(|r| {
+            (
+                r.clone(),
+                failed.get(r.source.as_str()).copied().unwrap_or(1),
+            )
+        })
         .collect())
 }

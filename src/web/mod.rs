@@ -42,6 +42,17 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("assets/sql-highlight.js"),
     ),
     ("home.js", JS, include_str!("assets/home.js")),
+    ("sources.js", JS, include_str!("assets/sources.js")),
+    (
+        "source-status.js",
+        JS,
+        include_str!("assets/source-status.js"),
+    ),
+    ("models.js", JS, include_str!("assets/models.js")),
+    ("health.js", JS, include_str!("assets/health.js")),
+    ("logs.js", JS, include_str!("assets/logs.js")),
+    ("account.js", JS, include_str!("assets/account.js")),
+    ("users.js", JS, include_str!("assets/users.js")),
     ("login.js", JS, include_str!("assets/login.js")),
     ("setup.js", JS, include_str!("assets/setup.js")),
     ("invite.js", JS, include_str!("assets/invite.js")),
@@ -49,6 +60,17 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
+
+/// Debug builds only: `DANGO_DEV_WEB_DIR=src/web` serves templates and assets from that
+/// directory, read on every request, so pages change without a rebuild. Release builds
+/// always serve the copies compiled in.
+pub fn dev_assets_dir() -> Option<std::path::PathBuf> {
+    if cfg!(debug_assertions) {
+        std::env::var_os("DANGO_DEV_WEB_DIR").map(std::path::PathBuf::from)
+    } else {
+        None
+    }
+}
 
 /// Adds documentation and page routes to `route`.
 pub fn routes<T: OpenApi>(
@@ -111,6 +133,9 @@ fn catalog_json(state: poem::web::Data<&Arc<crate::state::AppState>>) -> Respons
 
 #[handler]
 fn static_file(file: poem::web::Path<String>) -> Response {
+    if let Some(dir) = dev_assets_dir() {
+        return dev_static_file(&dir, &file);
+    }
     match STATIC_FILES
         .iter()
         .find(|(name, _, _)| *name == file.as_str())
@@ -120,6 +145,25 @@ fn static_file(file: poem::web::Path<String>) -> Response {
             .header("Cache-Control", "public, max-age=3600")
             .body(*body),
         None => Error::not_found(format!("No static file {}", file.as_str())).to_response(),
+    }
+}
+
+/// Development: any `.js` or `.css` file of the assets directory, read now.
+fn dev_static_file(dir: &std::path::Path, name: &str) -> Response {
+    let content_type = if name.ends_with(".js") {
+        JS
+    } else {
+        "text/css; charset=utf-8"
+    };
+    let plain = !name.contains(['/', '\\']) && !name.starts_with('.');
+    match std::fs::read(dir.join("assets").join(name)) {
+        Ok(body) if plain && (name.ends_with(".js") || name.ends_with(".css")) => {
+            Response::builder()
+                .content_type(content_type)
+                .header("Cache-Control", "no-store")
+                .body(body)
+        }
+        _ => Error::not_found(format!("No static file {name}")).to_response(),
     }
 }
 

@@ -69,6 +69,34 @@ pub const PAGES: &[Page] = &[
         ..page("/query", "query.html", "Query")
     },
     Page {
+        key: "sources",
+        wide: true,
+        ..page("/sources", "sources.html", "Sources")
+    },
+    Page {
+        key: "models",
+        wide: true,
+        ..page("/models", "models.html", "Models")
+    },
+    Page {
+        key: "health",
+        ..page("/health", "health.html", "Health")
+    },
+    Page {
+        key: "logs",
+        wide: true,
+        ..page("/logs", "logs.html", "Activity log")
+    },
+    Page {
+        key: "account",
+        ..page("/settings/account", "account.html", "Account settings")
+    },
+    Page {
+        key: "users",
+        wide: true,
+        ..page("/settings/users", "users.html", "Users")
+    },
+    Page {
         key: "dbt-docs",
         wide: true,
         ..page("/dbt-docs", "dbt_docs.html", "dbt docs")
@@ -140,11 +168,15 @@ fn percent_decoded(text: &str) -> String {
 
 /// What the layout needs: the title, the highlighted entry and the signed-in user.
 fn layout(title: &str, key: &str, wide: bool, principal: Option<&Principal>) -> Value {
-    let (user, nav) = match principal {
-        Some(p) => (Value::from(Serde(UserView::of(p))), render::nav_for(p)),
-        None => (Value::from(()), Vec::<NavItem>::new()),
+    let (user, nav, perms) = match principal {
+        Some(p) => (
+            Value::from(Serde(UserView::of(p))),
+            render::nav_for(p),
+            render::permissions_of(p),
+        ),
+        None => (Value::from(()), Vec::<NavItem>::new(), String::new()),
     };
-    context! { title, page => key, wide, user, nav => Serde(nav) }
+    context! { title, page => key, wide, user, nav => Serde(nav), perms }
 }
 
 fn query_param(req: &Request, name: &str) -> Option<String> {

@@ -20,15 +20,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dbt_docs.html", include_str!("templates/dbt_docs.html")),
     ("query.html", include_str!("templates/query.html")),
     ("catalog.html", include_str!("templates/catalog.html")),
+    ("sources.html", include_str!("templates/sources.html")),
+    ("models.html", include_str!("templates/models.html")),
+    ("health.html", include_str!("templates/health.html")),
+    ("logs.html", include_str!("templates/logs.html")),
+    ("account.html", include_str!("templates/account.html")),
+    ("users.html", include_str!("templates/users.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        // `.html` names autoescape as HTML (minijinja's default); say so, so it stays.
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let mut env = configured();
         for (name, source) in TEMPLATES {
             if let Err(err) = env.add_template(name, source) {
                 // A broken template is a build defect; the unit test below catches it.
@@ -39,8 +42,19 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+fn configured() -> Environment<'static> {
+    let mut env = Environment::new();
+    // `.html` names autoescape as HTML (minijinja's default); say so, so it stays.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
 /// Renders `template` with `context`; a failure is logged and answered as a short page.
 pub fn render(template: &str, context: minijinja::Value) -> String {
+    if let Some(dir) = super::dev_assets_dir() {
+        return render_from_disk(&dir, template, context);
+    }
     environment()
         .get_template(template)
         .and_then(|t| t.render(context))
@@ -52,6 +66,28 @@ pub fn render(template: &str, context: minijinja::Value) -> String {
         })
 }
 
+/// Development: templates read from the source tree on every request, so a page can be
+/// changed without rebuilding (see [`super::dev_assets_dir`]).
+fn render_from_disk(dir: &std::path::Path, template: &str, context: minijinja::Value) -> String {
+    let templates = dir.join("templates");
+    let mut env = configured();
+    env.set_loader(move |name| {
+        // Template names are ours (`layout.html`, …): no path from a request reaches here.
+        match std::fs::read_to_string(templates.join(name)) {
+            Ok(source) => Ok(Some(source)),
+            Err(_) => Ok(None),
+        }
+    });
+    env.get_template(template)
+        .and_then(|t| t.render(context))
+        .unwrap_or_else(|err| {
+            format!(
+                "<!doctype html><title>Dango</title><pre>{}</pre>",
+                minijinja::HtmlEscape(&format!("{err:#}"))
+            )
+        })
+}
+
 /// The signed-in user as the navigation shows them.
 #[derive(Serialize)]
 pub struct UserView {
@@ -60,6 +96,7 @@ pub struct UserView {
     pub initial: String,
     pub role: &'static str,
     pub is_local: bool,
+    pub is_admin: bool,
 }
 
 impl UserView {
@@ -79,6 +116,7 @@ impl UserView {
             name,
             initial,
             role: principal.role.as_str(),
+            is_admin: principal.can(Permission::UsersView),
             is_local: matches!(
                 principal.method,
                 AuthMethod::Disabled | AuthMethod::LocalCli
@@ -99,6 +137,13 @@ pub struct NavItem {
 const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     ("home", "Overview", "/", None),
     (
+        "sources",
+        "Sources",
+        "/sources",
+        Some(Permission::SourceView),
+    ),
+    ("models", "Models", "/models", Some(Permission::DbtView)),
+    (
         "catalog",
         "Catalog",
         "/catalog",
@@ -111,7 +156,21 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         "/dbt-docs/",
         Some(Permission::DbtView),
     ),
+    ("health", "Health", "/health", Some(Permission::HealthView)),
+    ("logs", "Logs", "/logs", Some(Permission::LogsView)),
 ];
+
+/// The permissions of `principal`, space-separated: pages read them from
+/// `<body data-perms>` to leave out controls the user may not use (the API refuses
+/// them anyway).
+pub fn permissions_of(principal: &Principal) -> String {
+    Permission::ALL
+        .iter()
+        .filter(|p| principal.can(**p))
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The entries `principal` may open.
 pub fn nav_for(principal: &Principal) -> Vec<NavItem> {
@@ -138,7 +197,7 @@ mod tests {
         let html = render(
             "error.html",
             minijinja::context! {
-                title => "x", page => "error", wide => false, user => (), nav => minijinja::value::Serde(Vec::<NavItem>::new()),
+                title => "x", page => "error", wide => false, user => (), perms => "", nav => minijinja::value::Serde(Vec::<NavItem>::new()),
                 heading => "<script>alert(1)</script>", message => "\" onmouseover=\"x", status => 404,
             },
         );

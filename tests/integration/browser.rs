@@ -63,3 +63,60 @@ async fn an_editor_profiles_a_table_queries_it_charts_and_downloads() {
     .await;
     run_script(&app, "query_and_catalog.mjs", email).await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
+async fn an_editor_runs_a_model_and_uploads_a_file_that_syncs_live() {
+    let app = TestApp::start().await;
+    let email = "ops@example.com";
+    app.user(email, Role::Editor).await;
+    let editor = app.login(email).await;
+    app.write_sources(
+        "  - name: shop\n    type: csv\n    description: '<script>alert(\"source\")</script> shop export'\n    csv: {directory: data/uploads/shop}\n",
+    );
+    let dir = app.root().join("data/uploads/shop");
+    std::fs::create_dir_all(&dir).expect("create upload folder");
+    std::fs::write(
+        dir.join("a.csv"),
+        "item,amount\nalpha,1\nbravo,2\ncharlie,3\n",
+    )
+    .expect("write csv");
+    // A mart over the staging model the sync generates.
+    let marts = app.root().join("dbt/models/marts");
+    std::fs::write(
+        marts.join("shop_totals.sql"),
+        "select item, sum(amount) as total from {{ ref('stg_shop__shop') }} group by item\n",
+    )
+    .expect("write model");
+    std::fs::write(
+        marts.join("shop_totals.yml"),
+        "version: 2\nmodels:\n  - name: shop_totals\n    description: '<img src=x onerror=alert(\"model\")> totals per item'\n",
+    )
+    .expect("write model docs");
+    let run = app.sync(&editor, "shop", serde_json::json!({})).await;
+    assert_eq!(run["status"], "success", "{run}");
+    run_script(&app, "sources_and_models.mjs", email).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
+async fn an_admin_reads_platform_health_and_filters_the_activity_log() {
+    let app = TestApp::start().await;
+    let email = "admin@example.com";
+    app.user(email, Role::Admin).await;
+    let admin = app.login(email).await;
+    app.synced_demo(&admin).await;
+    run_script(&app, "health_and_logs.mjs", email).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
+async fn an_admin_secures_their_account_and_invites_a_viewer_who_sees_no_admin_controls() {
+    let app = TestApp::start().await;
+    let email = "admin@example.com";
+    app.user(email, Role::Admin).await;
+    let admin = app.login(email).await;
+    app.synced_csv_source(&admin, "orders", "id,amount\n1,2.5\n")
+        .await;
+    run_script(&app, "account_and_users.mjs", email).await;
+}

@@ -121,17 +121,8 @@ async fn columns_trace_from_source_through_staging_to_a_mart() {
 #[tokio::test]
 async fn the_demo_projects_marts_trace_to_their_source_columns() {
     let app = TestApp::start().await;
-    dango::project::demo::populate(&app.root()).unwrap();
     let editor = app.login_as(Role::Editor).await;
-    // Each sync builds what is downstream of its source; a mart whose other source is not
-    // loaded yet fails until then, so the orders (which both marts read) come last.
-    for source in ["customers", "products", "orders"] {
-        let run = app.sync(&editor, source, serde_json::json!({})).await;
-        assert_eq!(run["results"][0]["status"], "success", "{source}: {run}");
-        if source == "orders" {
-            assert_eq!(run["status"], "success", "{run}");
-        }
-    }
+    app.synced_demo(&editor).await;
     let viewer = app.login_as(Role::Viewer).await;
 
     let customer_revenue = app

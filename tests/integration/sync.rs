@@ -99,6 +99,69 @@ async fn upload_and_sync_end_to_end() {
 }
 
 #[tokio::test]
+async fn the_activity_log_filters_by_level_source_text_time_and_page() {
+    let (app, client) = editor_app(SALES).await;
+    let dir = app.root().join("data/uploads/sales");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.csv"), csv(&[(1, "a@x.io", 1.0)])).unwrap();
+    app.sync(&client, "sales", json!({})).await;
+    let entries = |path: &'static str| {
+        let (app, client) = (&app, &client);
+        async move { app.get_json(client, path).await.as_array().unwrap().clone() }
+    };
+    let all = entries("/api/logs").await;
+    assert!(all.len() >= 3, "{all:?}");
+    let ids: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+
+    let success = entries("/api/logs?level=success").await;
+    assert!(!success.is_empty() && success.iter().all(|e| e["level"] == "success"));
+    let completed = entries("/api/logs?q=SYNC%20COMPLETED&source=sales").await;
+    assert!(!completed.is_empty(), "text matches whatever the case");
+    assert!(completed.iter().all(|e| {
+        e["source"] == "sales"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("sync completed")
+    }));
+    // LIKE's wildcards are taken as written
+    assert!(entries("/api/logs?q=%25").await.is_empty());
+    assert!(
+        entries("/api/logs?q=s_les").await.is_empty(),
+        "_ is not any character"
+    );
+    assert!(
+        entries("/api/logs?since=2999-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+    assert!(
+        entries("/api/logs?until=2000-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        entries("/api/logs?since=2000-01-01T00:00:00Z").await.len(),
+        all.len()
+    );
+    // a page further on starts where the one before ended
+    let second = entries("/api/logs?limit=1&offset=1").await;
+    assert_eq!(second[0]["id"], all[1]["id"]);
+
+    let refused = app.get(&client, "/api/logs?level=loud").await;
+    let body = error_body(refused, 400).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("info, success, warning, error"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn incremental_sync_loads_only_changes_and_removes_deleted_files() {
     let (app, client) = editor_app(SALES).await;
     let dir = app.root().join("data/uploads/sales");
@@ -237,6 +300,18 @@ async fn a_broken_file_fails_the_sync_and_changes_nothing() {
     assert_eq!(sources[0]["row_count"], 2);
     let health = app.get_json(&client, "/api/health/platform").await;
     assert_eq!(health["sync_failures"][0]["source"], "sales");
+    assert_eq!(health["sync_failures"][0]["count"], 1);
+    // a second failure is counted, and the newest error is the one shown
+    let run = app.sync(&client, "sales", json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let health = app.get_json(&client, "/api/health/platform").await;
+    assert_eq!(health["sync_failures"][0]["count"], 2, "{health}");
+    assert!(
+        health["sync_failures"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("z.csv")
+    );
 
     // fixing the file makes the next sync succeed with both changes
     std::fs::remove_file(dir.join("z.csv")).unwrap();

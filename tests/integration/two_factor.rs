@@ -28,6 +28,13 @@ async fn enroll(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>
             .unwrap()
             .starts_with("otpauth://totp/Dango:")
     );
+    // the QR code of that URI, drawn by the server for an <img>
+    assert!(
+        setup["qr_code"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,")
+    );
     let codes: Vec<String> = setup["recovery_codes"]
         .as_array()
         .unwrap()

@@ -93,13 +93,14 @@ export function nextPath() {
 const numberFormat = new Intl.NumberFormat();
 export function formatNumber(n) { return n === null || n === undefined ? '—' : numberFormat.format(n); }
 
-/// A <time> in the viewer's zone, with the UTC instant in its title.
-export function timeEl(iso) {
+/// A <time> in the viewer's zone, with the UTC instant in its title; `seconds` shows
+/// them too (logs, where many lines share a minute).
+export function timeEl(iso, { seconds = false } = {}) {
   if (!iso) return el('span', { class: 'muted' }, 'never');
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return el('span', {}, iso);
   return el('time', { datetime: date.toISOString(), title: date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
-    date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
+    date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short' }));
 }
 
 export function toast(message, kind = 'info') {
@@ -162,3 +163,9 @@ function setUpLayout() {
 }
 
 setUpLayout();
+
+/// Whether the signed-in user holds `permission` (the layout lists them on <body>);
+/// pages leave out controls for the others, and the API refuses them anyway.
+export function can(permission) {
+  return (document.body.dataset.perms || '').split(' ').includes(permission);
+}
