@@ -8,7 +8,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
 pub enum Level {
     Info,
     Success,
@@ -42,12 +43,29 @@ pub async fn record(db: &DatabaseConnection, level: Level, source: Option<&str>,
     }
 }
 
+/// `core` (syncs, builds, uploads) or `auxiliary` (everything else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Category {
+    Core,
+    Auxiliary,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Core => "core",
+            Category::Auxiliary => "auxiliary",
+        }
+    }
+}
+
 /// Which entries a listing returns (every field optional: no filter).
 #[derive(Debug, Default)]
 pub struct Filter<'a> {
     pub source: Option<&'a str>,
-    pub category: Option<&'a str>,
-    pub level: Option<&'a str>,
+    pub category: Option<Category>,
+    pub level: Option<Level>,
     /// Case-insensitive substring of the message.
     pub text: Option<&'a str>,
     pub since: Option<chrono::DateTime<Utc>>,
@@ -67,10 +85,10 @@ pub async fn list(
         select = select.filter(activity_log::Column::Source.eq(source));
     }
     if let Some(category) = filter.category {
-        select = select.filter(activity_log::Column::Category.eq(category));
+        select = select.filter(activity_log::Column::Category.eq(category.as_str()));
     }
     if let Some(level) = filter.level {
-        select = select.filter(activity_log::Column::Level.eq(level));
+        select = select.filter(activity_log::Column::Level.eq(level.as_str()));
     }
     if let Some(text) = filter.text.filter(|t| !t.is_empty()) {
         // LIKE is case-insensitive for ASCII on SQLite; lower() makes Postgres agree.

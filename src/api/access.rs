@@ -155,6 +155,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/", Auth),
     ("GET", "/catalog", P(GovernanceView)),
     ("GET", "/catalog/{name}", P(GovernanceView)),
+    ("GET", "/catalog/{name}/lineage", P(GovernanceView)),
     ("GET", "/query", P(QueryExecute)),
     ("GET", "/sources", P(SourceView)),
     ("GET", "/models", P(DbtView)),

@@ -36,6 +36,16 @@ pub(crate) const ALLOWED_BEFORE_PASSWORD_CHANGE: &[&str] = &[
     "/api/auth/logout",
 ];
 
+/// With `auth.require_2fa`, what a signed-in account without a second factor may reach
+/// before enrolling one (a forced password change comes first).
+pub(crate) const ALLOWED_BEFORE_2FA_SETUP: &[&str] = &[
+    "/api/auth/2fa/setup",
+    "/api/auth/2fa/verify-setup",
+    "/api/auth/change-password",
+    "/api/auth/me",
+    "/api/auth/logout",
+];
+
 /// Paths outside the API rate limit (health checks, docs, the live event socket).
 const UNLIMITED_PREFIXES: &[&str] = &[
     "/api/status",
@@ -271,6 +281,19 @@ impl<E> GuardEndpoint<E> {
                         .with_code(code::PASSWORD_CHANGE_REQUIRED)
                         .into(),
                 );
+            }
+            if config.auth.require_2fa
+                && principal.lacks_second_factor()
+                && !ALLOWED_BEFORE_2FA_SETUP.contains(&path.as_str())
+            {
+                if wants_html_page(&req, &path) {
+                    return Err(redirect("/setup").into());
+                }
+                return Err(Error::forbidden(
+                    "This platform requires two-factor authentication: set it up before continuing",
+                )
+                .with_code(code::TWO_FACTOR_SETUP_REQUIRED)
+                .into());
             }
             if let Access::Permission(permission) = access
                 && !principal.can(permission)

@@ -229,10 +229,8 @@ impl SourcesApi {
             validator(minimum(value = "1"), maximum(value = "10000"))
         )]
         limit: Query<u64>,
-        /// `core` or `auxiliary`.
-        category: Query<Option<String>>,
-        /// `info`, `success`, `warning` or `error`.
-        level: Query<Option<String>>,
+        category: Query<Option<activity::Category>>,
+        level: Query<Option<activity::Level>>,
         /// Only entries about this source.
         source: Query<Option<String>>,
         /// Only entries whose message contains this text (case-insensitive).
@@ -246,15 +244,9 @@ impl SourcesApi {
         #[oai(default, validator(maximum(value = "1000000")))]
         offset: Query<u64>,
     ) -> Result<Json<Vec<LogEntry>>> {
-        one_of("category", category.0.as_deref(), &["core", "auxiliary"])?;
-        one_of(
-            "level",
-            level.0.as_deref(),
-            &["info", "success", "warning", "error"],
-        )?;
         let filter = activity::Filter {
-            category: category.0.as_deref(),
-            level: level.0.as_deref(),
+            category: category.0,
+            level: level.0,
             source: source.0.as_deref(),
             text: q.0.as_deref(),
             since: since.0,
@@ -268,17 +260,6 @@ impl SourcesApi {
 
 fn default_source_limit() -> u64 {
     100
-}
-
-/// A 400 naming the allowed values when `value` is not one of them.
-fn one_of(name: &str, value: Option<&str>, allowed: &[&str]) -> Result<()> {
-    match value {
-        Some(other) if !allowed.contains(&other) => Err(crate::Error::bad_request(format!(
-            "{name} '{other}' is not one of: {}",
-            allowed.join(", ")
-        ))),
-        _ => Ok(()),
-    }
 }
 
 fn default_all_limit() -> u64 {

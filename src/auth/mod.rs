@@ -53,6 +53,14 @@ impl Principal {
         self.role.can(permission)
     }
 
+    /// A person signed in with a session whose account has no second factor (API keys
+    /// and the local CLI are credentials of their own): what `auth.require_2fa` holds
+    /// back until they enrol.
+    pub fn lacks_second_factor(&self) -> bool {
+        matches!(self.method, AuthMethod::Session { .. })
+            && self.account.as_ref().is_some_and(|a| !a.totp_enabled)
+    }
+
     /// The stand-in caller when authentication is disabled.
     pub fn local_admin() -> Self {
         Self {

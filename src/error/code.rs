@@ -58,6 +58,8 @@ codes! {
     WEBSOCKET_ORIGIN = "DANGO-S013",
     /// Authentication is off, so only clients on this machine are served.
     LOCAL_CLIENTS_ONLY = "DANGO-S014",
+    /// `auth.require_2fa` is on and the account has not enrolled a second factor yet.
+    TWO_FACTOR_SETUP_REQUIRED = "DANGO-S015",
     RUN_NOT_FOUND = "DANGO-SYNC-003",
     /// A sync of one of these sources is queued or running (`run_id` names it).
     SYNC_IN_PROGRESS = "DANGO-SYNC-409",

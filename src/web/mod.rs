@@ -13,6 +13,7 @@ use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::Error;
 
+mod lineage_graph;
 pub mod pages;
 pub mod render;
 
@@ -36,6 +37,7 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
     ("chart.js", JS, include_str!("assets/chart.js")),
     ("grid.js", JS, include_str!("assets/grid.js")),
     ("catalog.js", JS, include_str!("assets/catalog.js")),
+    ("lineage.js", JS, include_str!("assets/lineage.js")),
     (
         "sql-highlight.js",
         JS,
@@ -99,7 +101,11 @@ pub fn routes<T: OpenApi>(
         .at("/static/:file", get(static_file).with(Compression::new()))
         .at("/favicon.ico", get(favicon))
         .at("/manifest.json", get(manifest_json))
-        .at("/catalog.json", get(catalog_json));
+        .at("/catalog.json", get(catalog_json))
+        .at(
+            "/catalog/:name/lineage",
+            get(lineage_svg).with(Compression::new()),
+        );
     PAGES.iter().fold(route, |route, page| {
         route.at(
             page.route,
@@ -129,6 +135,51 @@ fn manifest_json(state: poem::web::Data<&Arc<crate::state::AppState>>) -> Respon
 #[handler]
 fn catalog_json(state: poem::web::Data<&Arc<crate::state::AppState>>) -> Response {
     artifact(&state, "catalog.json")
+}
+
+/// How far a lineage graph reaches from its node (`?upstream=&downstream=`).
+#[derive(serde::Deserialize)]
+struct Reach {
+    #[serde(default = "two")]
+    upstream: usize,
+    #[serde(default = "two")]
+    downstream: usize,
+}
+
+fn two() -> usize {
+    2
+}
+
+/// The lineage graph around a model or source as SVG, for the catalog page to show.
+#[handler]
+fn lineage_svg(
+    state: poem::web::Data<&Arc<crate::state::AppState>>,
+    name: poem::web::Path<String>,
+    reach: poem::Result<poem::web::Query<Reach>>,
+) -> Response {
+    let Ok(poem::web::Query(reach)) = reach else {
+        return Error::bad_request(format!(
+            "upstream and downstream are whole numbers of levels (0–{})",
+            lineage_graph::MAX_DEPTH
+        ))
+        .to_response();
+    };
+    let Some(artifacts) = state.dbt_artifacts() else {
+        return Error::not_found("There is no lineage yet: sync a source or run dbt first")
+            .to_response();
+    };
+    let lineage = crate::catalog::lineage(&artifacts);
+    match lineage_graph::draw(&lineage, &name, reach.upstream, reach.downstream) {
+        Some(drawing) => Response::builder()
+            .content_type("image/svg+xml; charset=utf-8")
+            .header("Cache-Control", "no-store")
+            .body(render::render(
+                "lineage.svg",
+                minijinja::context! { focus => name.as_str(), ..minijinja::Value::from(minijinja::value::Serde(&drawing)) },
+            )),
+        None => Error::not_found(format!("No model or source named '{}'", name.as_str()))
+            .to_response(),
+    }
 }
 
 #[handler]

@@ -147,6 +147,16 @@ const CATALOG_TABS: &[(&str, &str)] = &[
 fn own_context(page: &Page, req: &Request) -> Value {
     match page.template {
         "query.html" => context! { initial_sql => query_param(req, "sql").unwrap_or_default() },
+        "setup.html" => {
+            // What this account must still do before it may use the platform.
+            let principal = req.data::<Principal>();
+            let require_2fa = req
+                .data::<std::sync::Arc<crate::state::AppState>>()
+                .is_some_and(|state| state.config().auth.require_2fa);
+            let needs_password = principal.is_some_and(|p| p.must_change_password);
+            let needs_2fa = require_2fa && principal.is_some_and(Principal::lacks_second_factor);
+            context! { signed_in => principal.is_some(), needs_password, needs_2fa }
+        }
         "catalog.html" => {
             let tabs: Vec<Value> = CATALOG_TABS
                 .iter()

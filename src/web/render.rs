@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("logs.html", include_str!("templates/logs.html")),
     ("account.html", include_str!("templates/account.html")),
     ("users.html", include_str!("templates/users.html")),
+    ("lineage.svg", include_str!("templates/lineage.svg")),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -5,41 +5,14 @@
 // another browser, signs in and finds no user management (the page answers 403). The
 // admin then sees the new user active, and deletes a second, throwaway user by typing
 // their email. Every state passes axe-core; screenshots at two sizes.
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { base, check, newPage, noProblems, signIn, accessible, screenshots, run } from './lib.mjs';
+import { base, check, newPage, noProblems, signIn, accessible, screenshots, run, totp } from './lib.mjs';
 
 const email = process.env.DANGO_EMAIL;
 const password = process.env.DANGO_PASSWORD;
 const NEW_EMAIL = 'new.person@example.com';
 const NEW_PASSWORD = 'Another-Horse-77';
 const THROWAWAY = 'temp.person@example.com';
-
-// ---- RFC 6238 TOTP: HMAC-SHA1 over the 30-second step, 6 digits
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const bytes = [];
-  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
-    const index = alphabet.indexOf(c);
-    if (index < 0) throw new Error('not base32: ' + c);
-    value = ((value << 5) | index) & 0xffff;
-    bits += 5;
-    if (bits >= 8) { bytes.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
-  }
-  return Buffer.from(bytes);
-}
-function totp(secret, step = Math.floor(Date.now() / 30000)) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const number = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
-  return String(number % 1_000_000).padStart(6, '0');
-}
-// The RFC's own test vector (secret "12345678901234567890", T = 59 s): 287082.
-check(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 1) === '287082', 'the TOTP helper matches RFC 6238');
 
 const userRow = (page, who) => page.locator(`#users-table tr[data-email="${who}"]`);
 

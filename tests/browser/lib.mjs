@@ -1,6 +1,7 @@
 // What every browser test shares: Chromium from Debian (never downloaded), a page that
 // fails the test on any script error, CSP violation or dialog (an XSS that ran), sign
 // in, axe-core's accessibility check, and screenshots at desktop and phone sizes.
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -81,6 +82,32 @@ export async function screenshots(page, name) {
   console.log('screenshots: ' + files.join(' '));
   return files;
 }
+
+// ---- RFC 6238 TOTP: HMAC-SHA1 over the 30-second step, 6 digits
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const bytes = [];
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const index = alphabet.indexOf(c);
+    if (index < 0) throw new Error('not base32: ' + c);
+    value = ((value << 5) | index) & 0xffff;
+    bits += 5;
+    if (bits >= 8) { bytes.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  return Buffer.from(bytes);
+}
+export function totp(secret, step = Math.floor(Date.now() / 30000)) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
+  return String(number % 1_000_000).padStart(6, '0');
+}
+// The RFC's own test vector (secret "12345678901234567890", T = 59 s): 287082.
+check(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 1) === '287082', 'the TOTP helper matches RFC 6238');
 
 /// Runs `test` and exits non-zero with the reason when it fails.
 export async function run(test) {

@@ -1,6 +1,7 @@
 // An editor runs a model and watches its status change as it builds, then drops a
 // new CSV file on its source, watches the upload progress and the sync finish live, and
-// finds the sync in the source's history. A source description, a file name and a model
+// finds the sync in the source's history; then follows the lineage graph from the source
+// to the mart, box by box, and asks what a change of the source would touch. A source description, a file name and a model
 // description written as HTML show as text. Every page passes axe-core.
 import { base, check, newPage, noProblems, signIn, accessible, screenshots, run } from './lib.mjs';
 
@@ -93,5 +94,36 @@ run(async (browser) => {
   await sourceRow.locator('button', { hasText: 'Full refresh' }).click();
   await page.waitForSelector('.toast:has-text("shop: sync started")');
   await page.waitForFunction(() => document.querySelector('tr[data-source=shop] .badge').textContent === 'Synced', null, { timeout: 20000 });
+
+  // ---- lineage: from the source to the mart, box by box
+  await page.goto(base + '/catalog/shop');
+  await page.waitForSelector('#lineage-view svg a.node.focus[data-name=shop]');
+  const boxes = await page.$$eval('#lineage-view a.node', (nodes) => nodes.map((n) => n.dataset.name).sort());
+  check(boxes.join(',') === 'shop,shop_totals,stg_shop__shop', 'two levels down from the source: ' + boxes);
+  check(await page.locator('#lineage-view path.edge').count() === 2, 'two edges');
+  const x = (name) => page.locator(`#lineage-view a.node[data-name=${name}] rect`).getAttribute('x').then(Number);
+  check(await x('shop') < await x('stg_shop__shop') && await x('stg_shop__shop') < await x('shop_totals'), 'left to right, upstream first');
+  await accessible(page, 'lineage graph');
+  await page.click('#lineage-view a.node[data-name=stg_shop__shop]');
+  await page.waitForSelector('#detail h2:text("stg_shop__shop")');
+  await page.waitForSelector('#lineage-view a.node.focus[data-name=stg_shop__shop]');
+  await page.click('#lineage-view a.node[data-name=shop_totals]');
+  await page.waitForSelector('#detail h2:text("shop_totals")');
+  await page.waitForSelector('#lineage-view a.node.focus[data-name=shop_totals]');
+  check(page.url().endsWith('/catalog/shop_totals'), 'the address follows: ' + page.url());
+  // zooming changes what is in view; Fit brings the whole graph back
+  const viewBox = () => page.getAttribute('#lineage-view svg', 'viewBox');
+  const fitted = await viewBox();
+  await page.click('#lineage-zoom-in');
+  check(await viewBox() !== fitted, 'zoomed in');
+  await page.click('#lineage-fit');
+  check(await viewBox() === fitted, 'fitted again');
+  // impact: what a change of the source touches
+  await page.goto(base + '/catalog/shop');
+  await page.waitForSelector('#lineage-view svg a.node.focus[data-name=shop]');
+  await page.click('#lineage-impact');
+  await page.waitForFunction(() => document.getElementById('lineage-note').textContent.includes('affects 2 nodes'));
+  await page.locator('#lineage').scrollIntoViewIfNeeded();
+  await screenshots(page, 'catalog-lineage');
   noProblems(page);
 });

@@ -22,6 +22,10 @@ fn screenshot_dir() -> PathBuf {
 /// Runs `tests/browser/<script>` against `app` as `email`; panics with its output when
 /// it fails.
 async fn run_script(app: &TestApp, script: &str, email: &str) {
+    run_script_with(app, script, email, PASSWORD).await;
+}
+
+async fn run_script_with(app: &TestApp, script: &str, email: &str, password: &str) {
     let Some(modules) = std::env::var_os("DANGO_BROWSER_MODULES") else {
         panic!("set DANGO_BROWSER_MODULES to a node_modules with playwright-core and axe-core");
     };
@@ -34,7 +38,7 @@ async fn run_script(app: &TestApp, script: &str, email: &str) {
         .env("DANGO_BROWSER_MODULES", modules)
         .env("DANGO_URL", app.url(""))
         .env("DANGO_EMAIL", email)
-        .env("DANGO_PASSWORD", PASSWORD)
+        .env("DANGO_PASSWORD", password)
         .env("DANGO_SCREENSHOTS", screenshot_dir())
         .output()
         .await
@@ -119,4 +123,24 @@ async fn an_admin_secures_their_account_and_invites_a_viewer_who_sees_no_admin_c
     app.synced_csv_source(&admin, "orders", "id,amount\n1,2.5\n")
         .await;
     run_script(&app, "account_and_users.mjs", email).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
+async fn a_new_user_must_choose_a_password_and_enrol_2fa_before_anything_else() {
+    let app = TestApp::start_with(|config| config.auth.require_2fa = true).await;
+    let email = "new.hire@example.com";
+    let created = dango::auth::users::create(
+        app.db(),
+        dango::auth::users::NewUser {
+            email,
+            role: Role::Editor,
+            display_name: None,
+            credential: dango::auth::users::Credential::Temporary,
+        },
+    )
+    .await
+    .expect("create user");
+    let temporary = created.temp_password.expect("a temporary password");
+    run_script_with(&app, "forced_setup.mjs", email, &temporary).await;
 }

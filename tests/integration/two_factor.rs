@@ -219,3 +219,40 @@ async fn setup_guards_disable_and_regenerate() {
     .await;
     app.login("guard@example.com").await;
 }
+
+/// With `auth.require_2fa`, a signed-in account without a second factor reaches only its
+/// enrolment (and who it is, signing out); pages send it to /setup, and it cannot mint
+/// an API key to get around it. Once enrolled, all is open. A key made before 2FA was
+/// required is a credential of its own and keeps working.
+#[tokio::test]
+async fn required_2fa_holds_an_unenrolled_session_at_enrolment() {
+    let app = TestApp::start_with(|config| config.auth.require_2fa = true).await;
+    let email = "later@example.com";
+    let user = app.user(email, Role::Editor).await;
+    let new_key = dango::auth::api_keys::NewKey {
+        name: "made earlier",
+        expires_at: None,
+        role_cap: None,
+    };
+    let (key, _) = dango::auth::api_keys::create(app.db(), &user, Role::Editor, new_key)
+        .await
+        .unwrap();
+    let client = app.login(email).await;
+    let minted = app
+        .post_json(&client, "/api/auth/api-keys", json!({"name": "way around"}))
+        .await;
+    assert_eq!(error_body(minted, 403).await["code"], "DANGO-S015");
+
+    let refused = app.get(&client, "/api/sources").await;
+    let body = error_body(refused, 403).await;
+    assert_eq!(body["code"], "DANGO-S015", "{body}");
+    assert_eq!(app.get(&client, "/api/auth/me").await.status(), 200);
+    let page = app.page_browser(email).await;
+    let answer = page.get(app.url("/sources")).send().await.unwrap();
+    assert_eq!(answer.status(), 302);
+    assert_eq!(answer.headers()["location"], "/setup");
+    assert_eq!(app.status_with_key(&key, "/api/sources").await, 200);
+
+    enroll(&app, &client).await;
+    assert_eq!(app.get(&client, "/api/sources").await.status(), 200);
+}

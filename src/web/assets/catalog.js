@@ -3,6 +3,7 @@
 // lineage (the models up and down, and where each column comes from).
 import { api, el, formatNumber, tabList, timeEl, toast } from '/static/app.js';
 import { highlighted } from '/static/sql-highlight.js';
+import { showLineage } from '/static/lineage.js';
 
 const root = document.querySelector('.catalog');
 const entriesBox = document.getElementById('entries');
@@ -146,6 +147,7 @@ function drawDetail(model) {
   detail.replaceChildren(...parts.filter(Boolean));
   loadProfile(model);
   if (model.type !== 'source' && model.type !== 'seed') loadColumnLineage(model);
+  showLineage(model.name, open);
 }
 
 function fact(term, value) { return el('div', {}, el('dt', {}, term), el('dd', {}, value)); }
