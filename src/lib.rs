@@ -20,6 +20,7 @@ pub mod profiling;
 pub mod project;
 pub mod query;
 pub mod runs;
+pub mod schedules;
 pub mod sources;
 pub mod state;
 pub mod transform;

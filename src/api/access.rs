@@ -114,6 +114,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         P(CsvDelete),
     ),
     ("GET", "/api/sources/{source_name}/logs", Auth),
+    ("GET", "/api/sources/unscheduled", P(SchedulerView)),
+    ("GET", "/api/schedules", P(SchedulerView)),
+    ("GET", "/api/schedules/{name}", P(SchedulerView)),
+    ("GET", "/api/schedules/{name}/preview", P(SchedulerView)),
     ("GET", "/api/logs", Auth),
     ("GET", "/ws", Auth),
     // dbt and the catalog
@@ -158,6 +162,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/catalog/{name}/lineage", P(GovernanceView)),
     ("GET", "/query", P(QueryExecute)),
     ("GET", "/sources", P(SourceView)),
+    ("GET", "/schedules", P(SchedulerView)),
     ("GET", "/models", P(DbtView)),
     ("GET", "/health", P(HealthView)),
     ("GET", "/logs", P(LogsView)),

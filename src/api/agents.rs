@@ -302,7 +302,11 @@ impl AgentsApi {
         caller: Caller,
     ) -> crate::Result<Json<CatalogSummary>> {
         let facts = state.source_facts().await?;
-        let mut sources = crate::sources::statuses(&facts, &state.active_syncs().await?);
+        let mut sources = crate::sources::statuses(
+            &facts,
+            &state.active_syncs().await?,
+            &crate::sources::schedules_for_status(&state.paths),
+        );
         sources.sort_by_key(|s| s.name.to_lowercase());
         let with_quality = caller.0.can(Permission::GovernanceView);
         let summary =

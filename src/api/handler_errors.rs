@@ -15,6 +15,11 @@ const WAREHOUSE_RELEASED: (u16, &str) = (
     503,
     "The warehouse is released to an external dbt run (transform.engine: dbt); try again when it ends",
 );
+const BAD_SCHEDULES: (u16, &str) = (
+    400,
+    ".dango/schedules.yml is invalid (the message names the schedule and the key)",
+);
+const NO_SCHEDULE: (u16, &str) = (404, "No schedule with this name in .dango/schedules.yml");
 const NO_USER: (u16, &str) = (404, "No user with this id");
 const NOT_A_USER: (u16, &str) = (
     404,
@@ -304,6 +309,13 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
     ),
     // Sources, files, sync, logs
     ("activity_logs", &[]),
+    ("list_schedules", &[BAD_SCHEDULES]),
+    ("get_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
+    ("preview_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
+    (
+        "unscheduled_sources",
+        &[(400, ".dango/schedules.yml or .dango/sources.yml is invalid")],
+    ),
     (
         "list_sources",
         &[(400, ".dango/sources.yml is invalid"), WAREHOUSE_RELEASED],

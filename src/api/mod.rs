@@ -21,6 +21,7 @@ mod health;
 pub mod mcp;
 mod oauth;
 mod query;
+mod schedules;
 mod settings;
 mod sources;
 mod sync;
@@ -66,6 +67,8 @@ pub enum ApiTag {
     Catalog,
     /// Read-only SQL over the warehouse.
     Query,
+    /// Schedules from `.dango/schedules.yml` and when they fire.
+    Schedules,
     /// What AI agents discover: the tools (the MCP server at `/mcp` offers the same).
     #[oai(rename = "AI / Agent")]
     Agents,
@@ -93,7 +96,12 @@ api_groups! {
         users::UsersApi,
         audit::AuditApi,
     ],
-    data: [sources::SourcesApi, sync::SyncApi, files::FilesApi],
+    data: [
+        sources::SourcesApi,
+        sync::SyncApi,
+        files::FilesApi,
+        schedules::SchedulesApi,
+    ],
     transform: [dbt::DbtApi, catalog::CatalogApi, query::QueryApi, agents::AgentsApi],
 }
 

@@ -141,7 +141,11 @@ impl SourcesApi {
     #[oai(path = "/api/sources", method = "get", operation_id = "list_sources")]
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<Vec<SourceStatus>>> {
         let facts = state.source_facts().await?;
-        let mut list = sources::statuses(&facts, &state.active_syncs().await?);
+        let mut list = sources::statuses(
+            &facts,
+            &state.active_syncs().await?,
+            &sources::schedules_for_status(&state.paths),
+        );
         list.sort_by_key(|s| s.name.to_lowercase());
         Ok(Json(list))
     }
@@ -164,7 +168,12 @@ impl SourcesApi {
     ) -> Result<Json<SourceDetails>> {
         let source = sources::get(&state.paths, &source_name)?;
         let facts = state.source_facts().await?;
-        let status = sources::status(&source, &facts, &state.active_syncs().await?);
+        let status = sources::status(
+            &source,
+            &facts,
+            &state.active_syncs().await?,
+            &sources::schedules_for_status(&state.paths),
+        );
         let history = facts.history(&source.name).to_vec();
         let config = mask_config(&serde_json::to_value(&source).unwrap_or_default());
         Ok(Json(SourceDetails {

@@ -155,7 +155,14 @@ fn mark_optional_nullable(schema: &mut Value) {
 
 const ROLES: &[&str] = &["admin", "editor", "viewer"];
 const SYNC_OUTCOMES: &[&str] = &["success", "failed"];
-const SOURCE_STATES: &[&str] = &["syncing", "failed", "not_synced", "empty", "synced"];
+const SOURCE_STATES: &[&str] = &[
+    "syncing",
+    "failed",
+    "not_synced",
+    "empty",
+    "synced",
+    "stale",
+];
 const SYNC_MODES: &[&str] = &["incremental", "full_refresh"];
 const MODEL_STATES: &[&str] = &["success", "error", "skipped", "stale"];
 /// dbt's generated source identifier rule, also the project's source names.

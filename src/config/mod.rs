@@ -1,6 +1,7 @@
 //! Project configuration files in the Dango layout (`.dango/*.yml`, `.env`).
 
 pub mod project;
+pub mod schedules;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,18 @@ pub enum ConfigError {
     },
     #[error("no Dango project at {0} (missing .dango/project.yml); run `dango init` first")]
     NoProject(String),
+}
+
+/// Reads the file at `path` and parses it with `parse`; problems name the file.
+fn read_config<T>(path: &Path, parse: fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text).map_err(|message| ConfigError::Invalid {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 /// Paths of a project's well-known files, all derived from the project root.

@@ -292,14 +292,7 @@ impl Default for ApiConfig {
 
 impl ProjectConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message,
-        })
+        super::read_config(path, Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {

@@ -190,14 +190,7 @@ impl SourcesFile {
         if !path.exists() {
             return Ok(Self::default());
         }
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message,
-        })
+        super::read_config(path, Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {

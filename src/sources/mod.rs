@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use crate::Error;
 use crate::config::ProjectPaths;
+use crate::config::schedules::SchedulesFile;
 use crate::config::sources::{SourceConfig, SourcesFile};
 use crate::error::code;
 
@@ -88,7 +89,8 @@ pub struct SourceStatus {
     pub last_sync: Option<DateTime<Utc>>,
     pub last_sync_duration_seconds: Option<f64>,
     pub row_count: Option<u64>,
-    /// `synced`, `syncing`, `failed`, `empty`, `not_synced` or `unknown`.
+    /// `synced`, `syncing`, `failed`, `empty`, `not_synced` or `stale` (synced, but its
+    /// schedules should have synced it again: older than twice their shortest interval).
     pub status: String,
     pub freshness: Freshness,
     pub tables: Vec<TableInfo>,
@@ -103,6 +105,10 @@ pub struct SourceStatus {
     pub active_run_id: Option<String>,
     pub needs_attention: bool,
     pub attention_reason: Option<String>,
+    /// An enabled schedule syncs this source.
+    pub has_schedule: bool,
+    /// The timing of those schedules in words (`Daily at 6 AM, Every hour`).
+    pub schedule_display: Option<String>,
 }
 
 fn freshness(
@@ -136,7 +142,8 @@ fn freshness(
 }
 
 /// Status rules (behaviour §3.11): a running sync shows `syncing`; else the newest
-/// history entry decides (`failed`, `not_synced`, `empty`, `synced`).
+/// history entry decides (`failed`, `not_synced`, `empty`, `synced`); a synced source its
+/// schedules should have synced again by now is `stale` (see [`crate::schedules`]).
 pub fn status_of(
     active: bool,
     latest: Option<&sync_history::Model>,
@@ -157,24 +164,52 @@ pub fn status_of(
 pub type ActiveSyncs = HashMap<String, String>;
 
 /// Every configured source's status, in `sources.yml` order.
-pub fn statuses(facts: &facts::Facts, active: &ActiveSyncs) -> Vec<SourceStatus> {
+pub fn statuses(
+    facts: &facts::Facts,
+    active: &ActiveSyncs,
+    schedules: &SchedulesFile,
+) -> Vec<SourceStatus> {
     facts
         .sources
         .sources
         .iter()
-        .map(|source| status(source, facts, active))
+        .map(|source| status(source, facts, active, schedules))
         .collect()
 }
 
-/// One source's status, from what is known of it and the syncs in progress.
-pub fn status(source: &SourceConfig, facts: &facts::Facts, active: &ActiveSyncs) -> SourceStatus {
+/// `schedules.yml` as the source listings read it: a file that does not validate is
+/// reported where schedules are listed, and here counts as no schedules.
+pub fn schedules_for_status(paths: &ProjectPaths) -> SchedulesFile {
+    SchedulesFile::load(&paths.schedules_yml()).unwrap_or_else(|err| {
+        tracing::warn!("schedules.yml is ignored for source status: {err}");
+        SchedulesFile::default()
+    })
+}
+
+/// One source's status, from what is known of it, the syncs in progress and the
+/// schedules that sync it.
+pub fn status(
+    source: &SourceConfig,
+    facts: &facts::Facts,
+    active: &ActiveSyncs,
+    schedules: &SchedulesFile,
+) -> SourceStatus {
     let recent = facts.history(&source.name);
     let latest = recent.first();
     let last_success = recent.iter().find(|h| h.status == "success");
     let tables = facts.tables(&source.name).to_vec();
     let row_count = (!tables.is_empty()).then(|| tables.iter().map(|t| t.row_count).sum());
     let active_run = active.get(&source.name);
-    let status = status_of(active_run.is_some(), latest, row_count);
+    let mut status = status_of(active_run.is_some(), latest, row_count);
+    let freshness = freshness(latest, last_success);
+    let stale_after = crate::schedules::stale_after_hours(schedules, &source.name, Utc::now());
+    if status == "synced"
+        && let (Some(limit), Some(hours)) = (stale_after, freshness.hours_since_sync)
+        && hours > limit
+    {
+        status = "stale";
+    }
+    let schedule_display = crate::schedules::display_for(schedules, &source.name);
     let incremental = source.is_file_source();
     SourceStatus {
         name: source.name.clone(),
@@ -185,7 +220,7 @@ pub fn status(source: &SourceConfig, facts: &facts::Facts, active: &ActiveSyncs)
         last_sync_duration_seconds: latest.map(|h| h.duration_seconds),
         row_count,
         status: status.into(),
-        freshness: freshness(latest, last_success),
+        freshness,
         has_multiple_tables: tables.len() > 1,
         tables,
         sync_mode: if incremental {
@@ -201,6 +236,8 @@ pub fn status(source: &SourceConfig, facts: &facts::Facts, active: &ActiveSyncs)
         active_run_id: active_run.cloned(),
         needs_attention: false,
         attention_reason: None,
+        has_schedule: schedule_display.is_some(),
+        schedule_display,
     }
 }
 

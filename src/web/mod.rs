@@ -51,6 +51,7 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("assets/source-status.js"),
     ),
     ("models.js", JS, include_str!("assets/models.js")),
+    ("schedules.js", JS, include_str!("assets/schedules.js")),
     ("health.js", JS, include_str!("assets/health.js")),
     ("logs.js", JS, include_str!("assets/logs.js")),
     ("account.js", JS, include_str!("assets/account.js")),

@@ -79,6 +79,11 @@ pub const PAGES: &[Page] = &[
         ..page("/models", "models.html", "Models")
     },
     Page {
+        key: "schedules",
+        wide: true,
+        ..page("/schedules", "schedules.html", "Schedules")
+    },
+    Page {
         key: "health",
         ..page("/health", "health.html", "Health")
     },

@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("logs.html", include_str!("templates/logs.html")),
     ("account.html", include_str!("templates/account.html")),
     ("users.html", include_str!("templates/users.html")),
+    ("schedules.html", include_str!("templates/schedules.html")),
     ("lineage.svg", include_str!("templates/lineage.svg")),
 ];
 
@@ -144,6 +145,12 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         Some(Permission::SourceView),
     ),
     ("models", "Models", "/models", Some(Permission::DbtView)),
+    (
+        "schedules",
+        "Schedules",
+        "/schedules",
+        Some(Permission::SchedulerView),
+    ),
     (
         "catalog",
         "Catalog",

@@ -1,7 +1,8 @@
 // On a platform that requires 2FA, a new user signs in with the temporary password an
 // admin gave them: every page sends them to /setup until they have chosen a password and
 // enrolled an authenticator from the QR code the server drew. Then they sign in with a
-// code and land on the overview.
+// code and land on the overview. Too many wrong passwords later lock the account, and
+// the sign-in form counts down to when trying again can work.
 import { base, check, newPage, noProblems, accessible, screenshots, run, totp } from './lib.mjs';
 
 const email = process.env.DANGO_EMAIL;
@@ -54,4 +55,20 @@ run(async (browser) => {
   await Promise.all([again.waitForURL(base + '/'), again.click('#code-form button[type=submit]')]);
   await accessible(again, 'overview after setup');
   noProblems(again);
+
+  const locked = await newPage(browser);
+  await locked.goto(base + '/login');
+  await locked.fill('#email', email);
+  for (let attempt = 0; attempt < 6; attempt += 1) {
+    await locked.fill('#password', 'Wrong-Horse-' + attempt);
+    await locked.click('#password-form button[type=submit]');
+    await locked.waitForFunction(() => document.getElementById('error').textContent !== '');
+    if ((await locked.textContent('#error')).includes('Try again in')) break;
+    await locked.evaluate(() => { document.getElementById('error').textContent = ''; });
+  }
+  const message = await locked.textContent('#error');
+  check(/locked.*Try again in \d+ min \d+ s/.test(message), 'the lockout counts down: ' + message);
+  check(await locked.isDisabled('#password-form button[type=submit]'), 'signing in waits for the lockout');
+  await accessible(locked, 'sign-in while locked');
+  noProblems(locked, ['400 (Bad Request)', '401 (Unauthorized)', '423 (Locked)', '429 (Too Many Requests)']);
 });

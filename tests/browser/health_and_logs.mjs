@@ -3,7 +3,8 @@
 // phone. Then the activity log: filtering by level and by text narrows the rows, the
 // address carries the filters and a reload keeps them, an empty result and a refused
 // filter say so, and a sync started while the page is open adds its lines at the top
-// without a reload. Every page passes axe-core; screenshots at two sizes.
+// without a reload. The schedules page says when each schedule fires, in words and in the
+// schedule's own zone. Every page passes axe-core; screenshots at two sizes.
 import { base, check, newPage, noProblems, signIn, accessible, screenshots, run } from './lib.mjs';
 
 const email = process.env.DANGO_EMAIL;
@@ -118,5 +119,20 @@ run(async (browser) => {
   await page.waitForFunction(() => document.querySelector('#logs-error').textContent.length > 0);
   check(await page.getAttribute('#logs-error', 'role') === 'alert', 'the refusal is an alert');
   await accessible(page, 'logs error');
+
+  // ---- schedules: their timing in words, the next firings in the schedule's zone
+  await page.click('nav a[href="/schedules"]');
+  await page.waitForSelector('tr[data-schedule=nightly]');
+  check((await page.textContent('tr[data-schedule=nightly]')).includes('Daily at 6 AM'), 'the cron in words');
+  check((await page.textContent('tr[data-schedule=nightly]')).includes('orders, customers'), 'what it syncs, as text');
+  check((await page.textContent('#unscheduled')).includes('products'), 'the source without a schedule is named');
+  await page.click('tr[data-schedule=nightly] button');
+  await page.waitForSelector('#preview-body ol.fire-times li');
+  check(await page.locator('#preview-body li').count() === 10, 'ten firings');
+  check((await page.textContent('#preview-body li')).includes('06:00:00+0'), "the schedule's own clock: " + await page.textContent('#preview-body li'));
+  await accessible(page, 'schedule preview');
+  await page.keyboard.press('Escape');
+  await accessible(page, 'schedules');
+  await screenshots(page, 'schedules');
   noProblems(page, ['400 (Bad Request)']);
 });

@@ -104,12 +104,17 @@ async fn an_editor_runs_a_model_and_uploads_a_file_that_syncs_live() {
 
 #[tokio::test]
 #[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
-async fn an_admin_reads_platform_health_and_filters_the_activity_log() {
+async fn an_admin_reads_platform_health_filters_the_activity_log_and_sees_schedules() {
     let app = TestApp::start().await;
     let email = "admin@example.com";
     app.user(email, Role::Admin).await;
     let admin = app.login(email).await;
     app.synced_demo(&admin).await;
+    std::fs::write(
+        app.root().join(".dango/schedules.yml"),
+        "schedules:\n- {name: nightly, cron: daily, timezone: Europe/Berlin, sources: [orders, customers]}\n",
+    )
+    .expect("write schedules.yml");
     run_script(&app, "health_and_logs.mjs", email).await;
 }
 

@@ -313,6 +313,33 @@ async fn every_operation_answers_as_documented() {
     .await;
     tour.call("activity_logs", admin.get(url("/api/logs?limit=50")), 200)
         .await;
+
+    // schedules
+    std::fs::write(
+        app.root().join(".dango/schedules.yml"),
+        "schedules:\n- {name: nightly, cron: daily, sources: [sales]}\n",
+    )
+    .unwrap();
+    tour.call("list_schedules", admin.get(url("/api/schedules")), 200)
+        .await;
+    tour.call(
+        "get_schedule",
+        admin.get(url("/api/schedules/nightly")),
+        200,
+    )
+    .await;
+    tour.call(
+        "preview_schedule",
+        admin.get(url("/api/schedules/nightly/preview?count=3")),
+        200,
+    )
+    .await;
+    tour.call(
+        "unscheduled_sources",
+        admin.get(url("/api/sources/unscheduled")),
+        200,
+    )
+    .await;
     let files = tour
         .call(
             "list_files",

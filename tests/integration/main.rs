@@ -27,6 +27,7 @@ mod proxy;
 mod query;
 mod query_page;
 mod requests;
+mod schedules;
 mod search;
 mod sync;
 mod transform;

@@ -26,6 +26,9 @@ export function apiError(response, data) {
   const error = new Error(detail + issues);
   error.status = response.status;
   error.data = data;
+  // Seconds until trying again can succeed (a lockout or a rate limit), if the server said.
+  const wait = Number((response.headers && response.headers.get('Retry-After')) || (data && data.remaining_seconds));
+  if (wait > 0) error.retryAfter = wait;
   return error;
 }
 

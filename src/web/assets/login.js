@@ -14,15 +14,33 @@ function after(result) {
     location.href = nextPath();
   }
 }
+/// A lockout or rate limit: the form waits, counting down, until trying again can work.
+function waitOut(form, err) {
+  const button = form.querySelector('button[type=submit]');
+  const box = document.getElementById('error');
+  let left = Math.ceil(err.retryAfter);
+  const tick = () => {
+    if (left <= 0) { button.disabled = false; box.textContent = err.message + ' You can try again now.'; return; }
+    button.disabled = true;
+    const minutes = Math.floor(left / 60), seconds = left % 60;
+    box.textContent = `${err.message}. Try again in ${minutes ? minutes + ' min ' : ''}${seconds} s.`;
+    left -= 1;
+    setTimeout(tick, 1000);
+  };
+  tick();
+}
+function failed(form, err) {
+  if (err.retryAfter) waitOut(form, err); else showError('error', err);
+}
 document.getElementById('password-form').addEventListener('submit', async (e) => {
   e.preventDefault(); showError('error');
   try { after(await api('POST', '/api/auth/login', { email: document.getElementById('email').value, password: document.getElementById('password').value })); }
-  catch (err) { showError('error', err); }
+  catch (err) { failed(e.target, err); }
 });
 document.getElementById('code-form').addEventListener('submit', async (e) => {
   e.preventDefault(); showError('error');
   try { after(await api('POST', '/api/auth/2fa/verify', { code: document.getElementById('code').value })); }
-  catch (err) { showError('error', err); if (err.status === 401) setTimeout(() => location.href = '/login', 1500); }
+  catch (err) { failed(e.target, err); if (err.status === 401) setTimeout(() => location.href = '/login', 1500); }
 });
 api('GET', '/api/auth/oauth/providers').then((providers) => {
   const box = document.getElementById('providers');

@@ -44,7 +44,7 @@ function draw() {
     return;
   }
   box.replaceChildren(el('table', { class: 'list stack' },
-    el('thead', {}, el('tr', {}, ['Source', 'Type', 'Status', 'Last sync', 'Rows', 'Freshness', 'Mode', 'Actions']
+    el('thead', {}, el('tr', {}, ['Source', 'Type', 'Status', 'Last sync', 'Rows', 'Freshness', 'Schedule', 'Mode', 'Actions']
       .map((h) => el('th', { scope: 'col', class: h === 'Rows' ? 'num' : null }, h)))),
     el('tbody', {}, visible.map(row))));
 }
@@ -64,6 +64,7 @@ function row(source) {
         ? el('div', { class: 'muted small' }, duration(source.last_sync_duration_seconds)) : null)),
     el('td', { class: 'num', 'data-label': 'Rows' }, formatNumber(source.row_count)),
     el('td', { 'data-label': 'Freshness' }, freshnessText(source.freshness)),
+    el('td', { 'data-label': 'Schedule' }, source.schedule_display || el('span', { class: 'muted' }, 'Manual')),
     el('td', { 'data-label': 'Mode' }, syncModeText(source)),
     el('td', { class: 'actions' }, actions(source, Boolean(live))));
 }

@@ -1,0 +1,162 @@
+//! Schedules (`.dango/schedules.yml`): what each one runs and when it fires, which
+//! sources no schedule covers, the label a source's schedules get, and whether a
+//! scheduled source is stale (behaviour §3.11: older than twice its shortest interval).
+
+pub mod cron;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::Error;
+use crate::config::ProjectPaths;
+use crate::config::schedules::{ScheduleDef, SchedulesFile};
+use crate::error::code;
+
+/// Loads `schedules.yml`, turning problems into a 400 that names the file, the schedule
+/// and the key.
+pub fn load(paths: &ProjectPaths) -> crate::Result<SchedulesFile> {
+    SchedulesFile::load(&paths.schedules_yml())
+        .map_err(|e| Error::bad_request(e.to_string()).with_code(code::CONFIG_INVALID))
+}
+
+/// The schedule called `name` (404 otherwise).
+pub fn get(paths: &ProjectPaths, name: &str) -> crate::Result<ScheduleDef> {
+    load(paths)?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("Schedule '{name}' not found")))
+}
+
+/// When `schedule` fires next after `now`: none when it is disabled or never fires.
+pub fn next_run(schedule: &ScheduleDef, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    upcoming(schedule, now, 1).into_iter().next()
+}
+
+/// The next `count` firings after `now` (none before `start_date`).
+pub fn upcoming(schedule: &ScheduleDef, now: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+    let Ok(cron) = schedule.cron() else {
+        return vec![];
+    };
+    // A start date in the future: the first firing is the first at or after it.
+    let after = match schedule.start_date {
+        Some(start) if start > now => start - Duration::seconds(1),
+        _ => now,
+    };
+    cron.upcoming(after, schedule.zone(), count)
+}
+
+/// The configured sources no schedule names, sorted.
+pub fn unscheduled(file: &SchedulesFile, sources: &[String]) -> Vec<String> {
+    let covered: BTreeSet<&str> = file
+        .schedules
+        .iter()
+        .flat_map(|s| s.sources.iter().map(String::as_str))
+        .collect();
+    let mut names: Vec<String> = sources
+        .iter()
+        .filter(|s| !covered.contains(s.as_str()))
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The enabled schedules that sync `source`.
+fn syncing<'a>(file: &'a SchedulesFile, source: &'a str) -> impl Iterator<Item = &'a ScheduleDef> {
+    file.schedules
+        .iter()
+        .filter(move |s| s.enabled && s.sources.iter().any(|n| n == source))
+}
+
+/// The labels of the enabled schedules that sync `source`, joined; none when it has none.
+pub fn display_for(file: &SchedulesFile, source: &str) -> Option<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for schedule in syncing(file, source) {
+        let label = cron::label(&schedule.cron);
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    (!labels.is_empty()).then(|| labels.join(", "))
+}
+
+/// After how many hours without a sync a scheduled source is stale: twice the shortest
+/// interval of its enabled schedules (the smallest gap among five consecutive firings;
+/// 24 h when that cannot be worked out). None for a source no enabled schedule syncs.
+pub fn stale_after_hours(file: &SchedulesFile, source: &str, now: DateTime<Utc>) -> Option<f64> {
+    syncing(file, source)
+        .map(|schedule| {
+            let times = upcoming(schedule, now, 5);
+            let gap = times
+                .windows(2)
+                .map(|w| (w[1] - w[0]).num_seconds() as f64 / 3600.0)
+                .fold(f64::INFINITY, f64::min);
+            if gap.is_finite() { gap } else { 24.0 }
+        })
+        .reduce(f64::min)
+        .map(|hours| hours * 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SchedulesFile {
+        SchedulesFile::parse(text).expect("valid")
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("RFC 3339")
+            .with_timezone(&Utc)
+    }
+
+    const TWO: &str = "schedules:
+- {name: hourly, cron: every_hour, sources: [orders, stripe]}
+- {name: nightly, cron: daily, sources: [orders]}
+- {name: off, cron: every_15m, sources: [stripe], enabled: false}
+- {name: later, cron: daily, sources: [crm], start_date: '2030-01-01T00:00:00Z'}
+";
+
+    #[test]
+    fn labels_and_unscheduled_sources() {
+        let f = file(TWO);
+        assert_eq!(
+            display_for(&f, "orders").as_deref(),
+            Some("Every hour, Daily at 6 AM")
+        );
+        assert_eq!(
+            display_for(&f, "stripe").as_deref(),
+            Some("Every hour"),
+            "disabled schedules do not count"
+        );
+        assert_eq!(display_for(&f, "files"), None);
+        let all = ["orders", "files", "stripe", "archive"].map(String::from);
+        assert_eq!(unscheduled(&f, &all), ["archive", "files"]);
+    }
+
+    #[test]
+    fn stale_thresholds_follow_the_shortest_interval() {
+        let f = file(TWO);
+        let now = utc("2026-05-01T10:10:00Z");
+        assert_eq!(stale_after_hours(&f, "orders", now), Some(2.0));
+        assert_eq!(stale_after_hours(&f, "crm", now), Some(48.0));
+        assert_eq!(stale_after_hours(&f, "files", now), None);
+    }
+
+    #[test]
+    fn a_start_date_holds_the_first_firing_back() {
+        let f = file(TWO);
+        let later = f.get("later").unwrap();
+        assert_eq!(
+            next_run(later, utc("2026-05-01T10:10:00Z")),
+            Some(utc("2030-01-01T06:00:00Z"))
+        );
+        let hourly = f.get("hourly").unwrap();
+        assert_eq!(
+            next_run(hourly, utc("2026-05-01T10:10:00Z")),
+            Some(utc("2026-05-01T11:00:00Z"))
+        );
+    }
+}

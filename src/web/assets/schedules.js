@@ -1,0 +1,71 @@
+// The schedules page: every schedule of .dango/schedules.yml with its timing in words,
+// time zone, what it runs and when it fires next; the next firings on request (across
+// daylight-saving changes); and the sources no schedule covers.
+import { api, el, timeEl } from '/static/app.js';
+
+const box = document.getElementById('schedules');
+const errorBox = document.getElementById('schedules-error');
+const dialog = document.getElementById('preview-dialog');
+
+const KIND = { sync: 'Sync, then build', sync_only: 'Sync only', dbt: 'Build models', script: 'Script' };
+const EXAMPLE = 'schedules:\n- name: nightly\n  cron: daily          # or "0 6 * * *"\n  timezone: Europe/Berlin\n  sources: [orders]';
+
+function what(s) {
+  if (s.type === 'dbt') return el('code', {}, s.dbt_command);
+  if (s.type === 'script') return el('code', {}, s.script_path);
+  return s.sources.flatMap((name, i) => [i ? ', ' : '', el('a', { href: '/sources' }, name)]);
+}
+
+async function load() {
+  let list;
+  try {
+    list = await api('GET', '/api/schedules');
+  } catch (err) {
+    box.replaceChildren();
+    errorBox.textContent = 'The schedules could not be read: ' + err.message;
+    return;
+  }
+  if (!list.length) {
+    box.replaceChildren(el('div', { class: 'pad' }, el('p', {}, 'No schedules yet. Add one to .dango/schedules.yml, for example:'), el('pre', { class: 'sql' }, EXAMPLE)));
+    return;
+  }
+  box.replaceChildren(el('table', { class: 'list stack' },
+    el('thead', {}, el('tr', {}, ['Schedule', 'Runs', 'When', 'Next run', ''].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, list.map((s) => el('tr', { 'data-schedule': s.name },
+      el('td', { class: 'lead' }, el('span', { class: 'strong' }, s.name), ' ', s.enabled ? null : el('span', { class: 'badge' }, 'disabled')),
+      el('td', { 'data-label': 'Runs' }, el('div', {}, KIND[s.type] || s.type, el('div', { class: 'small' }, what(s)))),
+      el('td', { 'data-label': 'When' }, el('div', {}, s.cron_label, el('div', { class: 'muted small' }, el('code', {}, s.cron), ' · ', s.timezone))),
+      el('td', { 'data-label': 'Next run' }, s.next_run_time ? timeEl(s.next_run_time) : el('span', { class: 'muted' }, s.enabled ? 'never' : '—')),
+      el('td', { class: 'actions' }, el('button', { type: 'button', class: 'small secondary', 'aria-label': `Next 10 firings of ${s.name}`, onclick: () => preview(s.name) }, 'Next 10')))))));
+}
+
+async function preview(name) {
+  document.getElementById('preview-title').textContent = `When ${name} fires`;
+  const body = document.getElementById('preview-body');
+  body.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
+  dialog.showModal();
+  try {
+    const p = await api('GET', `/api/schedules/${encodeURIComponent(name)}/preview?count=10`);
+    body.replaceChildren(
+      el('p', { class: 'muted small' }, el('code', {}, p.cron), ` in ${p.timezone}; shown in your time zone, with the schedule's own clock beside it.`),
+      p.fire_times.length ? el('ol', { class: 'fire-times' }, p.fire_times.map((t) => el('li', {}, timeEl(t.at), el('span', { class: 'muted small mono' }, ' ' + t.local.replace('T', ' '))))) : el('p', {}, 'This expression never fires.'));
+  } catch (err) {
+    body.replaceChildren(el('p', { class: 'error', role: 'alert' }, err.message));
+  }
+}
+document.getElementById('preview-close').addEventListener('click', () => dialog.close());
+
+async function loadUnscheduled() {
+  const target = document.getElementById('unscheduled');
+  try {
+    const { sources } = await api('GET', '/api/sources/unscheduled');
+    target.replaceChildren(sources.length
+      ? el('p', {}, sources.flatMap((name, i) => [i ? ', ' : '', el('a', { href: '/sources' }, name)]), el('span', { class: 'muted' }, ' — synced only when someone starts them (or a file watcher does).'))
+      : el('p', { class: 'muted' }, 'Every source is on a schedule.'));
+  } catch (err) {
+    target.replaceChildren(el('p', { class: 'error', role: 'alert' }, err.message));
+  }
+}
+
+load();
+loadUnscheduled();
