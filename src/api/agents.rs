@@ -85,6 +85,18 @@ const TOOLS: &[(&str, &str, &str, bool)] = &[
         "The status of a sync or dbt run by its id: phase, progress, results, error.",
         true,
     ),
+    (
+        "list_schedules",
+        "list_schedules",
+        "List the schedules: what each syncs or builds, its cron expression in words, time zone and next firing.",
+        true,
+    ),
+    (
+        "preview_schedule",
+        "preview_schedule",
+        "When one schedule fires next: its next firings in UTC and on its own clock.",
+        true,
+    ),
 ];
 
 /// One tool, described from its operation.

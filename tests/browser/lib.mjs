@@ -68,12 +68,19 @@ export async function accessible(page, label) {
   return result;
 }
 
-/// Screenshots of the page as it is at 1280×800 and 390×844, named `name`.
+/// Screenshots of the page as it is at 1280×800 and 390×844, named `name`; at phone size
+/// axe-core looks again (a layout can hide a name there) and nothing may be wider than
+/// the screen (tables scroll inside their own box).
 export async function screenshots(page, name) {
   const files = [];
   for (const [w, h] of [[1280, 800], [390, 844]]) {
     await page.setViewportSize({ width: w, height: h });
     await page.waitForTimeout(150);
+    if (w < 500) {
+      await accessible(page, `${name} at ${w}px`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(wide <= w, `${name}: the page is ${wide}px wide at ${w}px`);
+    }
     const file = path.join(shots, `${name}-${w}x${h}.png`);
     await page.screenshot({ path: file, fullPage: false });
     files.push(file);

@@ -108,6 +108,8 @@ async fn an_agent_initializes_lists_and_calls_every_tool() {
         "trigger_sync",
         "run_models",
         "get_run_status",
+        "list_schedules",
+        "preview_schedule",
     ] {
         assert!(
             names.contains(&expected),
@@ -120,6 +122,24 @@ async fn an_agent_initializes_lists_and_calls_every_tool() {
 
     let sources = agent.call_ok("list_sources", json!({})).await;
     assert_eq!(sources["result"][0]["name"], "sales", "{sources}");
+    std::fs::write(
+        app.root().join(".dango/schedules.yml"),
+        "schedules:\n- {name: nightly, cron: daily, timezone: Europe/Berlin, sources: [sales]}\n",
+    )
+    .unwrap();
+    let schedules = agent.call_ok("list_schedules", json!({})).await;
+    assert_eq!(
+        schedules["result"][0]["cron_label"], "Daily at 6 AM",
+        "{schedules}"
+    );
+    let preview = agent
+        .call_ok("preview_schedule", json!({"name": "nightly", "count": 2}))
+        .await;
+    assert_eq!(
+        preview["fire_times"].as_array().map(Vec::len),
+        Some(2),
+        "{preview}"
+    );
     let details = agent
         .call_ok("get_source_details", json!({"source_name": "sales"}))
         .await;

@@ -83,6 +83,12 @@ function setAttributes(node, attrs) {
   }
 }
 
+/// A box that scrolls sideways when its content is wider (a table on a phone), reachable
+/// and named for the keyboard.
+export function scrollBox(label, child) {
+  return el('div', { class: 'scroll-x', tabindex: '0', role: 'region', 'aria-label': label }, child);
+}
+
 export function showError(id, err) {
   const box = document.getElementById(id);
   if (box) box.textContent = err ? (err.message || String(err)) : '';

@@ -26,7 +26,7 @@ async function load() {
     return;
   }
   if (!list.length) {
-    box.replaceChildren(el('div', { class: 'pad' }, el('p', {}, 'No schedules yet. Add one to .dango/schedules.yml, for example:'), el('pre', { class: 'sql' }, EXAMPLE)));
+    box.replaceChildren(el('div', { class: 'pad' }, el('p', {}, 'No schedules yet. Add one to .dango/schedules.yml, for example:'), el('pre', { class: 'sql', tabindex: '0', 'aria-label': 'Example schedule' }, EXAMPLE)));
     return;
   }
   box.replaceChildren(el('table', { class: 'list stack' },

@@ -2,7 +2,7 @@
 // runs; Sync now, Full refresh and a date-range sync; a details dialog (stats, last error,
 // masked configuration, sync history); and for file sources their files, with delete
 // and a drag-and-drop upload that shows its progress.
-import { api, apiError, can, el, formatNumber, timeEl, toast } from '/static/app.js';
+import { api, apiError, can, el, formatNumber, scrollBox, timeEl, toast } from '/static/app.js';
 import { freshnessText, markStarted, settling, statusBadge, syncModeText, syncProgress, trackSyncs } from '/static/source-status.js';
 
 const box = document.getElementById('sources');
@@ -131,7 +131,7 @@ async function openDetails(name) {
       d.tables && d.tables.length ? el('section', {}, el('h3', {}, 'Tables'),
         el('ul', { class: 'plain' }, d.tables.map((t) => el('li', {}, el('span', { class: 'mono' }, `${t.schema}.${t.name}`), ' ', el('span', { class: 'muted' }, formatNumber(t.row_count) + ' rows'))))) : null,
       el('h3', {}, 'Configuration'),
-      el('pre', { class: 'sql' }, JSON.stringify(d.config, null, 2)),
+      el('pre', { class: 'sql', tabindex: '0', 'aria-label': `Configuration of ${name}` }, JSON.stringify(d.config, null, 2)),
       el('h3', {}, 'Sync history'),
       historyTable(d.history)));
   } catch (err) {
@@ -145,7 +145,7 @@ function fact(label, value) {
 
 function historyTable(history) {
   if (!history.length) return el('p', { class: 'muted' }, 'No syncs yet.');
-  return el('div', { class: 'scroll-x' }, el('table', { class: 'list' },
+  return scrollBox('Sync history', el('table', { class: 'list' },
     el('thead', {}, el('tr', {}, ['When', 'Status', 'Duration', 'Rows loaded', 'Rows in total', 'Kind'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, history.map((h) => el('tr', {},
       el('td', {}, timeEl(h.timestamp)),
@@ -196,7 +196,7 @@ async function drawFiles(name) {
     return;
   }
   if (!shown || shown.kind !== 'files' || shown.name !== name || !box) return;
-  const files = list.files.length ? el('div', { class: 'scroll-x' }, el('table', { class: 'list', id: 'file-list' },
+  const files = list.files.length ? scrollBox('Files', el('table', { class: 'list', id: 'file-list' },
     el('thead', {}, el('tr', {}, ['File', 'Size', 'Modified', 'Loaded', 'Rows', ''].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, list.files.map((f) => el('tr', { 'data-file': f.filename },
       el('td', { class: 'mono small' }, f.filename),
