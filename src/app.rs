@@ -164,6 +164,7 @@ impl App {
         spawn_housekeeping(state.clone());
         crate::jobs::spawn_worker(&state);
         crate::watcher::start(state.clone());
+        crate::schedules::scheduler::spawn(state.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             Server::new_with_acceptor(acceptor)

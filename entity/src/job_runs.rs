@@ -32,6 +32,8 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     pub duration_seconds: Option<f64>,
     pub worker: Option<String>,
+    /// The schedule the run was started for (by the scheduler or a "run now").
+    pub schedule: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

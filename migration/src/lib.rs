@@ -6,6 +6,7 @@ mod m20261127_000001_auth;
 mod m20261127_000002_runs;
 mod m20261203_000003_profiles;
 mod m20261203_000004_query_history;
+mod m20261204_000005_run_schedule;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_runs::Migration),
             Box::new(m20261203_000003_profiles::Migration),
             Box::new(m20261203_000004_query_history::Migration),
+            Box::new(m20261204_000005_run_schedule::Migration),
         ]
     }
 }

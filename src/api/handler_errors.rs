@@ -313,6 +313,20 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
     ("get_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
     ("preview_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
     (
+        "trigger_schedule",
+        &[
+            (
+                400,
+                ".dango/schedules.yml or .dango/sources.yml is invalid, the schedule runs a script, or the project has no dbt project",
+            ),
+            NO_SCHEDULE,
+            (
+                409,
+                "A sync of one of its sources, or a dbt run, is already queued or running",
+            ),
+        ],
+    ),
+    (
         "unscheduled_sources",
         &[(400, ".dango/schedules.yml or .dango/sources.yml is invalid")],
     ),

@@ -39,9 +39,60 @@ pub struct ScheduleInfo {
     pub notify_on: Vec<String>,
     /// When the expression fires next; none when the schedule is disabled or never fires.
     pub next_run_time: Option<DateTime<Utc>>,
+    /// Its newest run (fired by the scheduler or started with "run now").
+    pub last_run: Option<ScheduleRun>,
+}
+
+#[derive(Object)]
+pub struct ScheduleRun {
+    pub run_id: String,
+    /// `queued`, `running`, `success`, `failed` or `cancelled`.
+    pub status: String,
+    /// `schedule` when the scheduler fired it; how the person signed in for "run now".
+    pub trigger: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl ScheduleRun {
+    fn of(run: &dango_entity::job_runs::Model) -> Self {
+        Self {
+            run_id: run.id.clone(),
+            status: run.status.clone(),
+            trigger: run.trigger.clone(),
+            created_at: run.created_at,
+            finished_at: run.finished_at,
+            error: run.error.clone(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct TriggeredSchedule {
+    /// `triggered`.
+    pub status: String,
+    pub name: String,
+    /// The run started; follow it with `GET /api/sync/status/{run_id}`.
+    pub run_id: String,
+    /// The same id, under the original's name.
+    pub job_id: String,
 }
 
 impl ScheduleInfo {
+    async fn with_last_run(
+        schedule: &ScheduleDef,
+        now: DateTime<Utc>,
+        state: &AppState,
+    ) -> Result<Self> {
+        let mut info = Self::of(schedule, now);
+        info.last_run = crate::runs::of_schedule(&state.db, &schedule.name, 1)
+            .await?
+            .first()
+            .map(ScheduleRun::of);
+        Ok(info)
+    }
+
     fn of(schedule: &ScheduleDef, now: DateTime<Utc>) -> Self {
         Self {
             name: schedule.name.clone(),
@@ -61,6 +112,7 @@ impl ScheduleInfo {
                 .enabled
                 .then(|| schedules::next_run(schedule, now))
                 .flatten(),
+            last_run: None,
         }
     }
 }
@@ -102,12 +154,11 @@ impl SchedulesApi {
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<Vec<ScheduleInfo>>> {
         let file = schedules::load(&state.paths)?;
         let now = Utc::now();
-        Ok(Json(
-            file.schedules
-                .iter()
-                .map(|s| ScheduleInfo::of(s, now))
-                .collect(),
-        ))
+        let mut list = Vec::with_capacity(file.schedules.len());
+        for schedule in &file.schedules {
+            list.push(ScheduleInfo::with_last_run(schedule, now, &state).await?);
+        }
+        Ok(Json(list))
     }
 
     /// Configured sources that no schedule syncs
@@ -142,7 +193,38 @@ impl SchedulesApi {
         name: Path<String>,
     ) -> Result<Json<ScheduleInfo>> {
         let schedule = schedules::get(&state.paths, &name)?;
-        Ok(Json(ScheduleInfo::of(&schedule, Utc::now())))
+        Ok(Json(
+            ScheduleInfo::with_last_run(&schedule, Utc::now(), &state).await?,
+        ))
+    }
+
+    /// Run a schedule now
+    ///
+    /// Starts the run the schedule stands for (its sources synced, then what is downstream
+    /// built; or its dbt selection built), recorded as a run of the schedule. 409 while a
+    /// sync of one of its sources or a dbt run is going; 400 for a script schedule (no
+    /// script runner yet).
+    #[oai(
+        path = "/api/schedules/:name/trigger",
+        method = "post",
+        operation_id = "trigger_schedule"
+    )]
+    async fn trigger(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: super::context::Caller,
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))] name: Path<String>,
+    ) -> Result<Json<TriggeredSchedule>> {
+        let super::context::Caller(principal, _) = caller;
+        let schedule = schedules::get(&state.paths, &name)?;
+        let requester = crate::jobs::Requester::principal(&principal).for_schedule(&schedule.name);
+        let run = schedules::scheduler::start(&state, &schedule, requester).await?;
+        Ok(Json(TriggeredSchedule {
+            status: "triggered".into(),
+            name: schedule.name.clone(),
+            job_id: run.id.clone(),
+            run_id: run.id,
+        }))
     }
 
     /// When a schedule fires next

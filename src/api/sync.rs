@@ -126,6 +126,7 @@ async fn start_sync(
             start_date,
             end_date,
             allow_empty_replace: request.allow_empty_replace,
+            ..Default::default()
         }),
         &Requester::principal(principal),
     )

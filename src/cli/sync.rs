@@ -163,6 +163,7 @@ async fn in_process(
             start_date: start,
             end_date: end,
             allow_empty_replace: args.allow_empty_replace,
+            ..Default::default()
         }),
         &jobs::Requester::system(runs::Trigger::Cli, Some("cli")),
     )

@@ -52,6 +52,8 @@ pub struct SyncRequest {
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub allow_empty_replace: bool,
+    /// Build nothing afterwards (a `sync_only` schedule).
+    pub skip_transform: bool,
 }
 
 /// Who asks for a run: a signed-in caller (the trigger follows from how they signed in)
@@ -60,6 +62,7 @@ pub struct Requester<'a> {
     trigger: Trigger,
     principal: Option<&'a Principal>,
     name: Option<String>,
+    schedule: Option<String>,
 }
 
 impl<'a> Requester<'a> {
@@ -68,6 +71,23 @@ impl<'a> Requester<'a> {
             trigger: Trigger::of(principal),
             principal: Some(principal),
             name: Some(principal.email.clone()),
+            schedule: None,
+        }
+    }
+
+    /// The scheduler firing `schedule`.
+    pub fn scheduler(schedule: &str) -> Self {
+        Self {
+            schedule: Some(schedule.to_string()),
+            ..Self::system(Trigger::Schedule, Some("scheduler"))
+        }
+    }
+
+    /// The same requester, asking for a run of `schedule` (a "run now").
+    pub fn for_schedule(self, schedule: &str) -> Self {
+        Self {
+            schedule: Some(schedule.to_string()),
+            ..self
         }
     }
 
@@ -77,6 +97,7 @@ impl<'a> Requester<'a> {
             trigger,
             principal: None,
             name: name.map(str::to_string),
+            schedule: None,
         }
     }
 }
@@ -180,9 +201,11 @@ fn validate_sync(
         end_date: sync.end_date,
         options: RunOptions {
             allow_empty_replace: sync.allow_empty_replace,
+            skip_transform: sync.skip_transform,
             ..Default::default()
         },
         requested_by: requester.name.clone(),
+        schedule: requester.schedule.clone(),
     })
 }
 
@@ -208,6 +231,7 @@ fn validate_transform(
         end_date: None,
         options: RunOptions::default(),
         requested_by: requester.name.clone(),
+        schedule: requester.schedule.clone(),
     })
 }
 

@@ -13,7 +13,8 @@ use chrono::{NaiveDate, Utc};
 use dango_entity::job_runs;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -142,6 +143,8 @@ pub struct NewRun {
     pub end_date: Option<NaiveDate>,
     pub options: RunOptions,
     pub requested_by: Option<String>,
+    /// The schedule this run is for.
+    pub schedule: Option<String>,
 }
 
 pub fn sources_of(run: &job_runs::Model) -> Vec<String> {
@@ -291,6 +294,7 @@ pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_r
         finished_at: Set(None),
         duration_seconds: Set(None),
         worker: Set(None),
+        schedule: Set(new.schedule),
     }
     .insert(db)
     .await?;
@@ -443,6 +447,20 @@ pub async fn fail_interrupted(db: &DatabaseConnection) -> crate::Result<Vec<job_
 }
 
 /// Newest runs first.
+/// The newest runs of `schedule`, newest first.
+pub async fn of_schedule(
+    db: &DatabaseConnection,
+    schedule: &str,
+    limit: u64,
+) -> crate::Result<Vec<job_runs::Model>> {
+    Ok(job_runs::Entity::find()
+        .filter(job_runs::Column::Schedule.eq(schedule))
+        .order_by_desc(job_runs::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 pub async fn recent(db: &DatabaseConnection, limit: u64) -> crate::Result<Vec<job_runs::Model>> {
     use sea_orm::QuerySelect;
     Ok(job_runs::Entity::find()

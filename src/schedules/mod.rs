@@ -3,6 +3,7 @@
 //! scheduled source is stale (behaviour §3.11: older than twice its shortest interval).
 
 pub mod cron;
+pub mod scheduler;
 
 use std::collections::BTreeSet;
 

@@ -340,6 +340,15 @@ async fn every_operation_answers_as_documented() {
         200,
     )
     .await;
+    let triggered = tour
+        .call(
+            "trigger_schedule",
+            admin.post(url("/api/schedules/nightly/trigger")),
+            200,
+        )
+        .await;
+    app.wait_run(&admin, triggered["run_id"].as_str().unwrap())
+        .await;
     let files = tour
         .call(
             "list_files",

@@ -165,3 +165,162 @@ async fn without_a_schedules_file_nothing_is_scheduled() {
         serde_json::json!(["archive", "orders"])
     );
 }
+
+fn instant(text: &str) -> DateTime<Utc> {
+    text.parse().expect("RFC 3339")
+}
+
+/// A csv source `orders` with one file, and `schedules` as the schedules file.
+fn scheduled_project(app: &TestApp, schedules: &str) {
+    app.csv_source_with("orders", "id,amount\n1,2.5\n");
+    write_schedules(app, schedules);
+}
+
+/// Once a year, at a time the real clock of the test does not reach: only the ticks of
+/// the test fire it.
+const YEARLY: &str = "schedules:\n- {name: yearly, cron: '0 0 1 1 *', sources: [orders]}\n";
+
+#[tokio::test]
+async fn a_due_schedule_fires_once_and_its_run_is_an_ordinary_run() {
+    use dango::schedules::scheduler::{Memory, Outcome, tick};
+    let app = TestApp::start().await;
+    scheduled_project(&app, YEARLY);
+    let state = app.server.state.clone();
+    let mut memory = Memory::default();
+
+    // before its time nothing happens; at its time it fires, once
+    assert!(
+        tick(
+            &state,
+            &mut memory,
+            instant("2027-01-01T00:00:00Z") - chrono::Duration::seconds(5)
+        )
+        .await
+        .is_empty()
+    );
+    let fired = tick(&state, &mut memory, instant("2027-01-01T00:00:04Z")).await;
+    let [Outcome::Started { schedule, run_id }] = fired.as_slice() else {
+        panic!("one run: {fired:?}");
+    };
+    assert_eq!(schedule, "yearly");
+    assert!(
+        tick(&state, &mut memory, instant("2027-01-01T00:00:14Z"))
+            .await
+            .is_empty(),
+        "not twice"
+    );
+
+    let editor = app.login_as(Role::Editor).await;
+    let run = app.wait_run(&editor, run_id).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["trigger"], "schedule");
+    assert_eq!(app.count("raw_orders.orders").await, 1);
+    let listed = app.get_json(&editor, "/api/schedules/yearly").await;
+    assert_eq!(listed["last_run"]["run_id"], run_id.as_str());
+    assert_eq!(listed["last_run"]["trigger"], "schedule");
+    assert_eq!(listed["last_run"]["status"], "success");
+}
+
+#[tokio::test]
+async fn after_downtime_missed_firings_run_once_unless_past_their_grace() {
+    use dango::schedules::scheduler::{Memory, Outcome, tick};
+    let app = TestApp::start().await;
+    scheduled_project(&app, YEARLY);
+    let state = app.server.state.clone();
+    let editor = app.login_as(Role::Editor).await;
+    let mut memory = Memory::default();
+    tick(&state, &mut memory, instant("2026-12-31T23:59:55Z")).await;
+    let first = tick(&state, &mut memory, instant("2027-01-01T00:00:01Z")).await;
+    let [Outcome::Started { run_id, .. }] = first.as_slice() else {
+        panic!("{first:?}")
+    };
+    app.wait_run(&editor, run_id).await;
+
+    // down for years: a fresh scheduler (a restart) fires the missed firings once
+    let mut restarted = Memory::default();
+    let caught_up = tick(&state, &mut restarted, instant("2030-06-01T12:00:00Z")).await;
+    assert!(
+        matches!(caught_up.as_slice(), [Outcome::Started { .. }]),
+        "{caught_up:?}"
+    );
+    if let [Outcome::Started { run_id, .. }] = caught_up.as_slice() {
+        app.wait_run(&editor, run_id).await;
+    }
+    assert!(
+        tick(&state, &mut restarted, instant("2030-06-01T12:00:10Z"))
+            .await
+            .is_empty(),
+        "coalesced into one"
+    );
+
+    // with a grace of a minute, a firing missed by more is skipped and said so
+    write_schedules(
+        &app,
+        "schedules:\n- {name: yearly, cron: '0 0 1 1 *', sources: [orders], misfire_grace_time: 60}\n",
+    );
+    let mut again = Memory::default();
+    let late = tick(&state, &mut again, instant("2031-01-01T00:05:00Z")).await;
+    let [Outcome::Skipped { reason, .. }] = late.as_slice() else {
+        panic!("{late:?}")
+    };
+    assert!(reason.contains("misfire_grace_time"), "{reason}");
+    let logs = app
+        .get_json(&editor, "/api/logs?q=misfire_grace_time")
+        .await;
+    assert_eq!(logs.as_array().unwrap().len(), 1, "{logs}");
+}
+
+#[tokio::test]
+async fn a_disabled_schedule_does_not_fire_and_an_edit_plans_from_now() {
+    use dango::schedules::scheduler::{Memory, tick};
+    let app = TestApp::start().await;
+    scheduled_project(
+        &app,
+        "schedules:\n- {name: yearly, cron: '0 0 1 1 *', sources: [orders], enabled: false}\n",
+    );
+    let state = app.server.state.clone();
+    let mut memory = Memory::default();
+    assert!(
+        tick(&state, &mut memory, instant("2027-01-01T00:00:01Z"))
+            .await
+            .is_empty()
+    );
+    // enabled and moved to the 2nd: nothing fires at once, then on the 2nd it does
+    write_schedules(
+        &app,
+        "schedules:\n- {name: yearly, cron: '0 0 2 1 *', sources: [orders]}\n",
+    );
+    assert!(
+        tick(&state, &mut memory, instant("2027-01-01T00:00:11Z"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        tick(&state, &mut memory, instant("2027-01-02T00:00:05Z"))
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn run_now_starts_the_schedules_run_for_whoever_may_sync() {
+    let app = TestApp::start().await;
+    scheduled_project(&app, YEARLY);
+    let viewer = app.login_as(Role::Viewer).await;
+    let refused = app.post(&viewer, "/api/schedules/yearly/trigger").await;
+    assert_eq!(refused.status(), 403);
+    let editor = app.login_as(Role::Editor).await;
+    let started =
+        crate::common::json(app.post(&editor, "/api/schedules/yearly/trigger").await).await;
+    assert_eq!(started["status"], "triggered");
+    let run = app
+        .wait_run(&editor, started["run_id"].as_str().unwrap())
+        .await;
+    assert_eq!(run["status"], "success", "{run}");
+    let listed = app.get_json(&editor, "/api/schedules").await;
+    assert_eq!(listed[0]["last_run"]["run_id"], started["run_id"]);
+    assert_eq!(listed[0]["last_run"]["trigger"], "ui");
+    let missing = app.post(&editor, "/api/schedules/nope/trigger").await;
+    assert_eq!(missing.status(), 404);
+}

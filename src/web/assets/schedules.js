@@ -1,7 +1,8 @@
 // The schedules page: every schedule of .dango/schedules.yml with its timing in words,
-// time zone, what it runs and when it fires next; the next firings on request (across
-// daylight-saving changes); and the sources no schedule covers.
-import { api, el, timeEl } from '/static/app.js';
+// time zone, what it runs, when it fires next and how its last run went; "run now"; the
+// next firings on request (across daylight-saving changes); and the sources no schedule
+// covers.
+import { api, can, el, onEvent, timeEl, toast } from '/static/app.js';
 
 const box = document.getElementById('schedules');
 const errorBox = document.getElementById('schedules-error');
@@ -30,13 +31,34 @@ async function load() {
     return;
   }
   box.replaceChildren(el('table', { class: 'list stack' },
-    el('thead', {}, el('tr', {}, ['Schedule', 'Runs', 'When', 'Next run', ''].map((h) => el('th', { scope: 'col' }, h)))),
+    el('thead', {}, el('tr', {}, ['Schedule', 'Runs', 'When', 'Next run', 'Last run', ''].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, list.map((s) => el('tr', { 'data-schedule': s.name },
       el('td', { class: 'lead' }, el('span', { class: 'strong' }, s.name), ' ', s.enabled ? null : el('span', { class: 'badge' }, 'disabled')),
       el('td', { 'data-label': 'Runs' }, el('div', {}, KIND[s.type] || s.type, el('div', { class: 'small' }, what(s)))),
       el('td', { 'data-label': 'When' }, el('div', {}, s.cron_label, el('div', { class: 'muted small' }, el('code', {}, s.cron), ' · ', s.timezone))),
       el('td', { 'data-label': 'Next run' }, s.next_run_time ? timeEl(s.next_run_time) : el('span', { class: 'muted' }, s.enabled ? 'never' : '—')),
-      el('td', { class: 'actions' }, el('button', { type: 'button', class: 'small secondary', 'aria-label': `Next 10 firings of ${s.name}`, onclick: () => preview(s.name) }, 'Next 10')))))));
+      el('td', { 'data-label': 'Last run' }, lastRun(s.last_run)),
+      el('td', { class: 'actions' }, el('div', { class: 'row-actions' },
+        can('source.sync') && s.type !== 'script' ? el('button', { type: 'button', class: 'small', 'aria-label': `Run now: ${s.name}`, onclick: (e) => runNow(s.name, e.target) }, 'Run now') : null,
+        el('button', { type: 'button', class: 'small secondary', 'aria-label': `Next 10 firings of ${s.name}`, onclick: () => preview(s.name) }, 'Next 10'))))))));
+}
+
+function lastRun(run) {
+  if (!run) return el('span', { class: 'muted' }, 'not yet');
+  return el('div', {}, el('span', { class: 'badge ' + run.status, title: run.error || null }, run.status), ' ', timeEl(run.created_at),
+    run.trigger === 'schedule' ? null : el('div', { class: 'muted small' }, 'started by hand'));
+}
+
+async function runNow(name, button) {
+  button.disabled = true;
+  try {
+    const started = await api('POST', `/api/schedules/${encodeURIComponent(name)}/trigger`);
+    toast(`${name}: run ${started.run_id.slice(0, 8)} started`, 'info');
+  } catch (err) {
+    toast(`${name}: ${err.message}`, 'error');
+  }
+  button.disabled = false;
+  load();
 }
 
 async function preview(name) {
@@ -67,5 +89,12 @@ async function loadUnscheduled() {
   }
 }
 
+// Runs end (or a schedule fires) while the page is open: show their state.
+let pending = null;
+onEvent((event) => {
+  if (!['sync_started', 'sync_completed', 'sync_failed', 'dbt_run_completed', 'dbt_run_failed'].includes(event.type)) return;
+  clearTimeout(pending);
+  pending = setTimeout(load, 800);
+});
 load();
 loadUnscheduled();
