@@ -118,6 +118,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/schedules", P(SchedulerView)),
     ("GET", "/api/schedules/{name}", P(SchedulerView)),
     ("GET", "/api/schedules/{name}/preview", P(SchedulerView)),
+    ("GET", "/api/schedules/{name}/history", P(SchedulerView)),
+    ("GET", "/api/schedules/history/recent", P(SchedulerView)),
     ("POST", "/api/schedules/{name}/trigger", P(SourceSync)),
     ("GET", "/api/logs", Auth),
     ("GET", "/ws", Auth),

@@ -312,6 +312,8 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
     ("list_schedules", &[BAD_SCHEDULES]),
     ("get_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
     ("preview_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
+    ("schedule_history", &[BAD_SCHEDULES, NO_SCHEDULE]),
+    ("recent_schedule_runs", &[]),
     (
         "trigger_schedule",
         &[

@@ -68,6 +68,64 @@ impl ScheduleRun {
     }
 }
 
+/// A run status to filter a history by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum RunStatusFilter {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatusFilter {
+    fn status(self) -> crate::runs::RunStatus {
+        use crate::runs::RunStatus;
+        match self {
+            RunStatusFilter::Queued => RunStatus::Queued,
+            RunStatusFilter::Running => RunStatus::Running,
+            RunStatusFilter::Success => RunStatus::Success,
+            RunStatusFilter::Failed => RunStatus::Failed,
+            RunStatusFilter::Cancelled => RunStatus::Cancelled,
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct ScheduleHistoryRun {
+    /// The schedule the run was for.
+    pub schedule_name: String,
+    #[oai(flatten)]
+    pub run: ScheduleRun,
+    pub sources: Vec<String>,
+    pub rows_processed: Option<i64>,
+    pub duration_seconds: Option<f64>,
+}
+
+#[derive(Object)]
+pub struct ScheduleHistory {
+    pub schedule_name: String,
+    /// Newest first.
+    pub items: Vec<ScheduleHistoryRun>,
+    /// Runs matching the filters in all.
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+impl ScheduleHistoryRun {
+    fn of(run: &dango_entity::job_runs::Model) -> Self {
+        Self {
+            schedule_name: run.schedule.clone().unwrap_or_default(),
+            run: ScheduleRun::of(run),
+            sources: crate::runs::sources_of(run),
+            rows_processed: run.rows_processed,
+            duration_seconds: run.duration_seconds,
+        }
+    }
+}
+
 #[derive(Object)]
 pub struct TriggeredSchedule {
     /// `triggered`.
@@ -198,6 +256,73 @@ impl SchedulesApi {
         ))
     }
 
+    /// Runs of one schedule
+    ///
+    /// Newest first, filtered by status and by when they were started.
+    #[oai(
+        path = "/api/schedules/:name/history",
+        method = "get",
+        operation_id = "schedule_history"
+    )]
+    #[allow(clippy::too_many_arguments)] // one parameter per filter of the query string
+    async fn history(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))] name: Path<String>,
+        status: Query<Option<RunStatusFilter>>,
+        /// Runs started at or after this instant (RFC 3339).
+        since: Query<Option<DateTime<Utc>>>,
+        /// Runs started at or before this instant (RFC 3339).
+        until: Query<Option<DateTime<Utc>>>,
+        /// At most this many (1–200, default 50).
+        #[oai(
+            default = "fifty",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+        /// Runs to skip from the newest (at most 1,000,000).
+        #[oai(default, validator(maximum(value = "1000000")))]
+        offset: Query<u64>,
+    ) -> Result<Json<ScheduleHistory>> {
+        let schedule = schedules::get(&state.paths, &name)?;
+        let filter = crate::runs::ScheduleRunFilter {
+            schedule: Some(&schedule.name),
+            status: status.0.map(RunStatusFilter::status),
+            since: since.0,
+            until: until.0,
+        };
+        let (runs, total) =
+            crate::runs::schedule_history(&state.db, &filter, limit.0, offset.0).await?;
+        Ok(Json(ScheduleHistory {
+            schedule_name: schedule.name,
+            items: runs.iter().map(ScheduleHistoryRun::of).collect(),
+            total,
+            limit: limit.0,
+            offset: offset.0,
+        }))
+    }
+
+    /// The newest runs of every schedule
+    #[oai(
+        path = "/api/schedules/history/recent",
+        method = "get",
+        operation_id = "recent_schedule_runs"
+    )]
+    async fn recent(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// At most this many (1–200, default 20).
+        #[oai(
+            default = "twenty",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> Result<Json<Vec<ScheduleHistoryRun>>> {
+        let filter = crate::runs::ScheduleRunFilter::default();
+        let (runs, _) = crate::runs::schedule_history(&state.db, &filter, limit.0, 0).await?;
+        Ok(Json(runs.iter().map(ScheduleHistoryRun::of).collect()))
+    }
+
     /// Run a schedule now
     ///
     /// Starts the run the schedule stands for (its sources synced, then what is downstream
@@ -268,4 +393,12 @@ impl SchedulesApi {
 
 fn ten() -> u64 {
     10
+}
+
+fn twenty() -> u64 {
+    20
+}
+
+fn fifty() -> u64 {
+    50
 }

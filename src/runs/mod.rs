@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use dango_entity::job_runs;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -447,6 +447,47 @@ pub async fn fail_interrupted(db: &DatabaseConnection) -> crate::Result<Vec<job_
 }
 
 /// Newest runs first.
+/// Which runs of schedules a history listing returns.
+#[derive(Debug, Default)]
+pub struct ScheduleRunFilter<'a> {
+    /// One schedule, or every run of any schedule.
+    pub schedule: Option<&'a str>,
+    pub status: Option<RunStatus>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One page of runs of schedules, newest first, and how many match in all.
+pub async fn schedule_history(
+    db: &DatabaseConnection,
+    filter: &ScheduleRunFilter<'_>,
+    limit: u64,
+    offset: u64,
+) -> crate::Result<(Vec<job_runs::Model>, u64)> {
+    use sea_orm::PaginatorTrait;
+    let mut select = job_runs::Entity::find().filter(job_runs::Column::Schedule.is_not_null());
+    if let Some(schedule) = filter.schedule {
+        select = select.filter(job_runs::Column::Schedule.eq(schedule));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(job_runs::Column::Status.eq(status.as_str()));
+    }
+    if let Some(since) = filter.since {
+        select = select.filter(job_runs::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        select = select.filter(job_runs::Column::CreatedAt.lte(until));
+    }
+    let total = select.clone().count(db).await?;
+    let page = select
+        .order_by_desc(job_runs::Column::CreatedAt)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((page, total))
+}
+
 /// The newest runs of `schedule`, newest first.
 pub async fn of_schedule(
     db: &DatabaseConnection,

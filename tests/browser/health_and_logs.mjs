@@ -128,8 +128,8 @@ run(async (browser) => {
   check((await page.textContent('#unscheduled')).includes('products'), 'the source without a schedule is named');
   await page.click('tr[data-schedule=nightly] button:has-text("Next 10")');
   await page.waitForSelector('#preview-body ol.fire-times li');
-  check(await page.locator('#preview-body li').count() === 10, 'ten firings');
-  check((await page.textContent('#preview-body li')).includes('06:00:00+0'), "the schedule's own clock: " + await page.textContent('#preview-body li'));
+  check(await page.locator('#preview-body ol.fire-times li').count() === 10, 'ten firings');
+  check((await page.textContent('#preview-body ol.fire-times li')).includes('06:00:00+0'), "the schedule's own clock: " + await page.textContent('#preview-body ol.fire-times li'));
   await accessible(page, 'schedule preview');
   await page.keyboard.press('Escape');
   // run now: the schedule's run starts, and its last run shows how it went
@@ -137,6 +137,10 @@ run(async (browser) => {
   await page.click('tr[data-schedule=nightly] button:has-text("Run now")');
   await page.waitForSelector('.toast:has-text("nightly: run")');
   await page.waitForFunction(() => document.querySelector('tr[data-schedule=nightly] td[data-label="Last run"] .badge')?.textContent === 'success', null, { timeout: 30000 });
+  await page.click('tr[data-schedule=nightly] button:has-text("Next 10")');
+  await page.waitForSelector('#schedule-runs li .badge.success');
+  check((await page.textContent('#preview-body h3')).includes('Recent runs (1)'), 'the run is in its history');
+  await page.keyboard.press('Escape');
   await accessible(page, 'schedules');
   await screenshots(page, 'schedules');
   noProblems(page, ['400 (Bad Request)']);

@@ -349,6 +349,18 @@ async fn every_operation_answers_as_documented() {
         .await;
     app.wait_run(&admin, triggered["run_id"].as_str().unwrap())
         .await;
+    tour.call(
+        "schedule_history",
+        admin.get(url("/api/schedules/nightly/history?limit=5")),
+        200,
+    )
+    .await;
+    tour.call(
+        "recent_schedule_runs",
+        admin.get(url("/api/schedules/history/recent")),
+        200,
+    )
+    .await;
     let files = tour
         .call(
             "list_files",

@@ -323,4 +323,30 @@ async fn run_now_starts_the_schedules_run_for_whoever_may_sync() {
     assert_eq!(listed[0]["last_run"]["trigger"], "ui");
     let missing = app.post(&editor, "/api/schedules/nope/trigger").await;
     assert_eq!(missing.status(), 404);
+
+    // the history lists it, and filters
+    let history = app.get_json(&editor, "/api/schedules/yearly/history").await;
+    assert_eq!(history["total"], 1, "{history}");
+    assert_eq!(history["items"][0]["run_id"], started["run_id"]);
+    assert_eq!(
+        history["items"][0]["sources"],
+        serde_json::json!(["orders"])
+    );
+    let failed = app
+        .get_json(&editor, "/api/schedules/yearly/history?status=failed")
+        .await;
+    assert_eq!(failed["total"], 0);
+    let later = app
+        .get_json(
+            &editor,
+            "/api/schedules/yearly/history?since=2999-01-01T00:00:00Z",
+        )
+        .await;
+    assert_eq!(later["items"], serde_json::json!([]));
+    let recent = app.get_json(&editor, "/api/schedules/history/recent").await;
+    assert_eq!(recent[0]["schedule_name"], "yearly");
+    let refused = app
+        .get(&editor, "/api/schedules/yearly/history?status=bogus")
+        .await;
+    assert_eq!(refused.status(), 400);
 }

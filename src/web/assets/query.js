@@ -38,7 +38,8 @@ async function run() {
   } finally {
     running = false;
     runButton.disabled = false;
-    loadHistory();
+    // The server keeps the entry just after answering: ask a moment later.
+    setTimeout(loadHistory, 300);
   }
 }
 
@@ -103,6 +104,7 @@ tabList([...document.querySelectorAll('[role=tab]')], (tab) => {
   for (const panel of document.querySelectorAll('[role=tabpanel]')) panel.hidden = panel.id !== tab.getAttribute('aria-controls');
   if (tab.id === 'tab-chart') renderChart();
   if (tab.id === 'tab-table') grid.paint(true);
+  if (tab.id === 'tab-history') loadHistory();
 });
 
 // ---- chart

@@ -62,7 +62,7 @@ async function runNow(name, button) {
 }
 
 async function preview(name) {
-  document.getElementById('preview-title').textContent = `When ${name} fires`;
+  document.getElementById('preview-title').textContent = `${name}: when it fires, how it ran`;
   const body = document.getElementById('preview-body');
   body.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
   dialog.showModal();
@@ -71,6 +71,11 @@ async function preview(name) {
     body.replaceChildren(
       el('p', { class: 'muted small' }, el('code', {}, p.cron), ` in ${p.timezone}; shown in your time zone, with the schedule's own clock beside it.`),
       p.fire_times.length ? el('ol', { class: 'fire-times' }, p.fire_times.map((t) => el('li', {}, timeEl(t.at), el('span', { class: 'muted small mono' }, ' ' + t.local.replace('T', ' '))))) : el('p', {}, 'This expression never fires.'));
+    const history = await api('GET', `/api/schedules/${encodeURIComponent(name)}/history?limit=10`);
+    body.append(el('h3', {}, `Recent runs (${history.total})`), history.items.length
+      ? el('ul', { class: 'plain', id: 'schedule-runs' }, history.items.map((r) => el('li', {}, lastRun(r),
+        r.error ? el('div', { class: 'small error' }, r.error) : null)))
+      : el('p', { class: 'muted' }, 'No runs yet.'));
   } catch (err) {
     body.replaceChildren(el('p', { class: 'error', role: 'alert' }, err.message));
   }
