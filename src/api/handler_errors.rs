@@ -309,8 +309,17 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
     ),
     // Sources, files, sync, logs
     ("activity_logs", &[]),
-    ("list_schedules", &[BAD_SCHEDULES]),
-    ("get_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
+    (
+        "list_schedules",
+        &[(400, ".dango/schedules.yml or .dango/sources.yml is invalid")],
+    ),
+    (
+        "get_schedule",
+        &[
+            (400, ".dango/schedules.yml or .dango/sources.yml is invalid"),
+            NO_SCHEDULE,
+        ],
+    ),
     ("preview_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
     ("schedule_history", &[BAD_SCHEDULES, NO_SCHEDULE]),
     ("recent_schedule_runs", &[]),

@@ -41,6 +41,9 @@ pub struct ScheduleInfo {
     pub next_run_time: Option<DateTime<Utc>>,
     /// Its newest run (fired by the scheduler or started with "run now").
     pub last_run: Option<ScheduleRun>,
+    /// What is probably not meant: sources that are not configured, a shared source
+    /// synced by another schedule within the same minute.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Object)]
@@ -171,6 +174,7 @@ impl ScheduleInfo {
                 .then(|| schedules::next_run(schedule, now))
                 .flatten(),
             last_run: None,
+            warnings: vec![],
         }
     }
 }
@@ -212,9 +216,12 @@ impl SchedulesApi {
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<Vec<ScheduleInfo>>> {
         let file = schedules::load(&state.paths)?;
         let now = Utc::now();
+        let mut warnings = schedules::warnings(&file, &configured_sources(&state)?, now);
         let mut list = Vec::with_capacity(file.schedules.len());
         for schedule in &file.schedules {
-            list.push(ScheduleInfo::with_last_run(schedule, now, &state).await?);
+            let mut info = ScheduleInfo::with_last_run(schedule, now, &state).await?;
+            info.warnings = warnings.remove(&schedule.name).unwrap_or_default();
+            list.push(info);
         }
         Ok(Json(list))
     }
@@ -227,13 +234,8 @@ impl SchedulesApi {
     )]
     async fn unscheduled(&self, state: Data<&Arc<AppState>>) -> Result<Json<UnscheduledSources>> {
         let file = schedules::load(&state.paths)?;
-        let names: Vec<String> = crate::sources::load(&state.paths)?
-            .sources
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
         Ok(Json(UnscheduledSources {
-            sources: schedules::unscheduled(&file, &names),
+            sources: schedules::unscheduled(&file, &configured_sources(&state)?),
         }))
     }
 
@@ -250,10 +252,14 @@ impl SchedulesApi {
         #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))]
         name: Path<String>,
     ) -> Result<Json<ScheduleInfo>> {
+        let file = schedules::load(&state.paths)?;
         let schedule = schedules::get(&state.paths, &name)?;
-        Ok(Json(
-            ScheduleInfo::with_last_run(&schedule, Utc::now(), &state).await?,
-        ))
+        let now = Utc::now();
+        let mut info = ScheduleInfo::with_last_run(&schedule, now, &state).await?;
+        info.warnings = schedules::warnings(&file, &configured_sources(&state)?, now)
+            .remove(&schedule.name)
+            .unwrap_or_default();
+        Ok(Json(info))
     }
 
     /// Runs of one schedule
@@ -389,6 +395,15 @@ impl SchedulesApi {
             fire_times,
         }))
     }
+}
+
+/// The names of the sources `sources.yml` configures.
+fn configured_sources(state: &AppState) -> Result<Vec<String>> {
+    Ok(crate::sources::load(&state.paths)?
+        .sources
+        .into_iter()
+        .map(|s| s.name)
+        .collect())
 }
 
 fn ten() -> u64 {

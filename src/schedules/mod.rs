@@ -99,6 +99,52 @@ pub fn stale_after_hours(file: &SchedulesFile, source: &str, now: DateTime<Utc>)
         .map(|hours| hours * 2.0)
 }
 
+/// What to tell about each schedule that is valid but probably not what was meant
+/// (behaviour §12.1): sources that are not configured (its runs would fail), and enabled
+/// sync schedules of a shared source that fire within a minute of each other (one of
+/// the two runs would be refused as a conflict).
+pub fn warnings(
+    file: &SchedulesFile,
+    sources: &[String],
+    now: DateTime<Utc>,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let mut found: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for schedule in &file.schedules {
+        for source in schedule.sources.iter().filter(|s| !sources.contains(s)) {
+            found.entry(schedule.name.clone()).or_default().push(format!(
+                "sources: '{source}' is not configured in .dango/sources.yml, so its runs will fail"
+            ));
+        }
+    }
+    let syncing: Vec<&ScheduleDef> = file
+        .schedules
+        .iter()
+        .filter(|s| s.enabled && !s.sources.is_empty())
+        .collect();
+    for (i, a) in syncing.iter().enumerate() {
+        for b in &syncing[i + 1..] {
+            let Some(shared) = a.sources.iter().find(|s| b.sources.contains(s)) else {
+                continue;
+            };
+            let (times_a, times_b) = (upcoming(a, now, 10), upcoming(b, now, 10));
+            let close = times_a.iter().any(|ta| {
+                times_b
+                    .iter()
+                    .any(|tb| (*ta - *tb).num_seconds().abs() < 60)
+            });
+            if close {
+                for (this, other) in [(a, b), (b, a)] {
+                    found.entry(this.name.clone()).or_default().push(format!(
+                        "fires within a minute of '{}', which also syncs '{shared}': one of the two runs will be refused while the other runs",
+                        other.name
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +190,31 @@ mod tests {
         assert_eq!(stale_after_hours(&f, "orders", now), Some(2.0));
         assert_eq!(stale_after_hours(&f, "crm", now), Some(48.0));
         assert_eq!(stale_after_hours(&f, "files", now), None);
+    }
+
+    #[test]
+    fn warnings_name_unknown_sources_and_overlapping_schedules() {
+        let f = file(TWO);
+        let sources = ["orders", "stripe"].map(String::from);
+        // (as in the original, the next 10 firings of each are compared)
+        let found = warnings(&f, &sources, utc("2026-05-01T05:10:00Z"));
+        assert!(
+            found["later"][0].contains("'crm' is not configured"),
+            "{found:?}"
+        );
+        // hourly and daily both sync orders, and 06:00 is a firing of both
+        assert!(
+            found["hourly"].iter().any(|w| w.contains("'nightly'")),
+            "{found:?}"
+        );
+        assert!(
+            found["nightly"].iter().any(|w| w.contains("'hourly'")),
+            "{found:?}"
+        );
+        assert!(
+            !found.contains_key("off"),
+            "disabled schedules do not overlap"
+        );
     }
 
     #[test]

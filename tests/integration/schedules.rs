@@ -73,6 +73,7 @@ async fn schedules_are_listed_with_their_timing_and_next_firing() {
         "a disabled schedule does not fire"
     );
     assert_eq!(list[2]["dbt_command"], "tag:daily");
+    assert_eq!(nightly["warnings"], serde_json::json!([]));
 
     let one = app.get_json(&viewer, "/api/schedules/models").await;
     assert_eq!(one["cron_label"], "Every 6 hours");
@@ -125,6 +126,20 @@ async fn schedules_are_listed_with_their_timing_and_next_firing() {
         error_body(missing, 404).await["detail"],
         "Schedule 'nope' not found"
     );
+}
+
+#[tokio::test]
+async fn a_schedule_of_an_unknown_source_is_flagged() {
+    let app = TestApp::start().await;
+    app.write_sources(SOURCES);
+    write_schedules(
+        &app,
+        "schedules:\n- {name: typo, cron: daily, sources: [ordrs]}\n",
+    );
+    let viewer = app.login_as(Role::Viewer).await;
+    let one = app.get_json(&viewer, "/api/schedules/typo").await;
+    let warning = one["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("'ordrs' is not configured"), "{warning}");
 }
 
 #[tokio::test]
