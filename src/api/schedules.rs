@@ -252,10 +252,11 @@ impl SchedulesApi {
         #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))]
         name: Path<String>,
     ) -> Result<Json<ScheduleInfo>> {
+        // One read of the file serves the schedule and its warnings.
         let file = schedules::load(&state.paths)?;
-        let schedule = schedules::get(&state.paths, &name)?;
+        let schedule = schedules::find(&file, &name)?;
         let now = Utc::now();
-        let mut info = ScheduleInfo::with_last_run(&schedule, now, &state).await?;
+        let mut info = ScheduleInfo::with_last_run(schedule, now, &state).await?;
         info.warnings = schedules::warnings(&file, &configured_sources(&state)?, now)
             .remove(&schedule.name)
             .unwrap_or_default();

@@ -23,9 +23,12 @@ pub fn load(paths: &ProjectPaths) -> crate::Result<SchedulesFile> {
 
 /// The schedule called `name` (404 otherwise).
 pub fn get(paths: &ProjectPaths, name: &str) -> crate::Result<ScheduleDef> {
-    load(paths)?
-        .get(name)
-        .cloned()
+    find(&load(paths)?, name).cloned()
+}
+
+/// The schedule of `file` called `name` (404 otherwise).
+pub fn find<'a>(file: &'a SchedulesFile, name: &str) -> crate::Result<&'a ScheduleDef> {
+    file.get(name)
         .ok_or_else(|| Error::not_found(format!("Schedule '{name}' not found")))
 }
 

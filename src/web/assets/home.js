@@ -1,7 +1,7 @@
 // The overview: what is loaded and how fresh (live while syncs run), platform health and
 // its top issues, and the latest activity as it happens.
 import { api, can, el, formatNumber, onEvent, showError, timeEl } from '/static/app.js';
-import { freshnessText, settling, statusBadge, syncProgress, trackSyncs } from '/static/source-status.js';
+import { freshnessText, showSyncingCount, settling, statusBadge, syncProgress, trackSyncs } from '/static/source-status.js';
 
 const sourceList = document.getElementById('source-list');
 const syncingCount = document.getElementById('syncing-count');
@@ -27,8 +27,7 @@ async function loadSources() {
 }
 
 function drawSources() {
-  syncingCount.hidden = running.size === 0;
-  syncingCount.textContent = running.size === 1 ? 'Syncing 1 source' : `Syncing ${running.size} sources`;
+  showSyncingCount(syncingCount, running);
   const enabled = sources.filter((s) => s.enabled);
   const never = enabled.filter((s) => s.status === 'not_synced');
   // First load of a project: say how far it is, until every source has synced once.

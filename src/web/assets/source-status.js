@@ -61,6 +61,12 @@ export function markStarted(running, name, askedAt) {
   if ((lastEvent.get(name) || 0) < askedAt && !running.has(name)) running.set(name, { progress: null, file: null });
 }
 
+/// Shows how many syncs run now in `badge` (hidden when none).
+export function showSyncingCount(badge, running) {
+  badge.hidden = running.size === 0;
+  badge.textContent = running.size === 1 ? 'Syncing 1 source' : `Syncing ${running.size} sources`;
+}
+
 /// A progress bar for a running sync (indeterminate until the first progress event).
 export function syncProgress(name, state) {
   const bar = el('progress', { max: '1', 'aria-label': `Sync of ${name}` });

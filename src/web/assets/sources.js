@@ -3,7 +3,7 @@
 // masked configuration, sync history); and for file sources their files, with delete
 // and a drag-and-drop upload that shows its progress.
 import { api, apiError, can, el, formatNumber, scrollBox, timeEl, toast } from '/static/app.js';
-import { freshnessText, markStarted, settling, statusBadge, syncModeText, syncProgress, trackSyncs } from '/static/source-status.js';
+import { freshnessText, showSyncingCount, markStarted, settling, statusBadge, syncModeText, syncProgress, trackSyncs } from '/static/source-status.js';
 
 const box = document.getElementById('sources');
 const errorBox = document.getElementById('sources-error');
@@ -31,8 +31,7 @@ async function load() {
 }
 
 function draw() {
-  syncingCount.hidden = running.size === 0;
-  syncingCount.textContent = running.size === 1 ? 'Syncing 1 source' : `Syncing ${running.size} sources`;
+  showSyncingCount(syncingCount, running);
   const wanted = filter.value.trim().toLowerCase();
   const visible = sources.filter((s) => !wanted || s.name.toLowerCase().includes(wanted) || (s.description || '').toLowerCase().includes(wanted));
   if (!sources.length) {
