@@ -164,7 +164,8 @@ impl App {
         spawn_housekeeping(state.clone());
         crate::jobs::spawn_worker(&state);
         crate::watcher::start(state.clone());
-        crate::schedules::scheduler::spawn(state.clone());
+        crate::jobs::scheduler::spawn(state.clone());
+        crate::notifications::stale::spawn(crate::notifications::NotifyDeps::of(&state));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             Server::new_with_acceptor(acceptor)
@@ -220,6 +221,7 @@ impl RunningApp {
             let _ = stop.send(());
         }
         (&mut self.server).await??;
+        crate::jobs::scheduler::stop(&self.state).await;
         crate::cli_token::withdraw(&self.state.paths);
         Ok(())
     }

@@ -16,6 +16,8 @@ pub mod file_sources;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
+pub mod lease;
+pub mod notifications;
 pub mod profiling;
 pub mod project;
 pub mod query;

@@ -74,6 +74,10 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub events: EventBus,
     pub jobs: JobQueue,
+    /// The runs executing in this process, each with its stop switch.
+    pub run_controls: crate::runs::control::RunControls,
+    /// The scheduler's plans (it ticks with them; a reload diffs against them).
+    pub scheduler: tokio::sync::Mutex<crate::schedules::Memory>,
     pub watcher: FileWatcher,
     /// What source statuses derive from, rebuilt when it changes.
     pub source_facts: crate::sources::facts::FactsCache,
@@ -116,6 +120,8 @@ impl AppState {
             http,
             events: EventBus::default(),
             jobs,
+            run_controls: Default::default(),
+            scheduler: Default::default(),
             watcher: Default::default(),
             source_facts: Default::default(),
             active_runs: Default::default(),

@@ -7,6 +7,8 @@ mod m20261127_000002_runs;
 mod m20261203_000003_profiles;
 mod m20261203_000004_query_history;
 mod m20261204_000005_run_schedule;
+mod m20261205_000006_leases;
+mod m20261205_000007_notification_deliveries;
 
 pub struct Migrator;
 
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_profiles::Migration),
             Box::new(m20261203_000004_query_history::Migration),
             Box::new(m20261204_000005_run_schedule::Migration),
+            Box::new(m20261205_000006_leases::Migration),
+            Box::new(m20261205_000007_notification_deliveries::Migration),
         ]
     }
 }

@@ -121,6 +121,18 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/schedules/{name}/history", P(SchedulerView)),
     ("GET", "/api/schedules/history/recent", P(SchedulerView)),
     ("POST", "/api/schedules/{name}/trigger", P(SourceSync)),
+    (
+        "POST",
+        "/api/schedules/jobs/{job_id}/cancel",
+        P(SchedulerManage),
+    ),
+    ("POST", "/api/schedules/reload", P(SchedulerManage)),
+    ("GET", "/api/notifications/config", P(SchedulerView)),
+    ("POST", "/api/notifications/test", P(SchedulerManage)),
+    ("GET", "/api/notifications/deliveries", P(SchedulerView)),
+    ("POST", "/api/schedules", P(SchedulerManage)),
+    ("PUT", "/api/schedules/{name}", P(SchedulerManage)),
+    ("DELETE", "/api/schedules/{name}", P(SchedulerManage)),
     ("GET", "/api/logs", Auth),
     ("GET", "/ws", Auth),
     // dbt and the catalog

@@ -338,6 +338,47 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         ],
     ),
     (
+        "reload_schedules",
+        &[(400, ".dango/schedules.yml is invalid")],
+    ),
+    (
+        "create_schedule",
+        &[
+            (
+                400,
+                "The schedule is invalid, names a source that is not configured, or the file is invalid",
+            ),
+            (409, "A schedule of this name exists"),
+        ],
+    ),
+    (
+        "replace_schedule",
+        &[
+            (
+                400,
+                "The schedule is invalid, its name is not the path's, or it names a source that is not configured",
+            ),
+            NO_SCHEDULE,
+        ],
+    ),
+    ("delete_schedule", &[BAD_SCHEDULES, NO_SCHEDULE]),
+    ("notification_config", &[BAD_SCHEDULES]),
+    (
+        "test_notification",
+        &[(
+            400,
+            ".dango/schedules.yml is invalid, or it configures no webhook",
+        )],
+    ),
+    ("notification_deliveries", &[]),
+    (
+        "cancel_job",
+        &[
+            (404, "The run is not queued or running"),
+            (409, "Another server process executes the run"),
+        ],
+    ),
+    (
         "unscheduled_sources",
         &[(400, ".dango/schedules.yml or .dango/sources.yml is invalid")],
     ),

@@ -19,8 +19,10 @@ mod files;
 mod handler_errors;
 mod health;
 pub mod mcp;
+mod notifications;
 mod oauth;
 mod query;
+mod schedule_changes;
 mod schedules;
 mod settings;
 mod sources;
@@ -101,6 +103,7 @@ api_groups! {
         sync::SyncApi,
         files::FilesApi,
         schedules::SchedulesApi,
+        notifications::NotificationsApi,
     ],
     transform: [dbt::DbtApi, catalog::CatalogApi, query::QueryApi, agents::AgentsApi],
 }

@@ -10,8 +10,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTag;
+use super::context::Caller;
+use super::schedule_changes::{Created, Removed, ScheduleChanged, changed_view, save};
 use crate::Result;
+use crate::auth::audit::{self, AuditEvent};
 use crate::config::schedules::{ScheduleDef, ScheduleKind};
+use crate::jobs::scheduler::{self, Reloaded};
 use crate::schedules;
 use crate::state::AppState;
 
@@ -35,7 +39,10 @@ pub struct ScheduleInfo {
     pub start_date: Option<DateTime<Utc>>,
     /// A run missed by more than this many seconds is skipped; none: run however late.
     pub misfire_grace_time: Option<u64>,
-    pub timeout_minutes: u64,
+    /// Runs are stopped after this long (recorded `timeout`).
+    pub timeout_minutes: f64,
+    /// A failed run is tried again after each of these delays in turn.
+    pub retry_delays_seconds: Vec<u64>,
     pub notify_on: Vec<String>,
     /// When the expression fires next; none when the schedule is disabled or never fires.
     pub next_run_time: Option<DateTime<Utc>>,
@@ -49,13 +56,15 @@ pub struct ScheduleInfo {
 #[derive(Object)]
 pub struct ScheduleRun {
     pub run_id: String,
-    /// `queued`, `running`, `success`, `failed` or `cancelled`.
+    /// `queued`, `running`, `success`, `failed`, `cancelled` or `timeout`.
     pub status: String,
     /// `schedule` when the scheduler fired it; how the person signed in for "run now".
     pub trigger: String,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// 1 for a firing or a "run now"; 2 and up for the retries after a failure.
+    pub attempt: u32,
 }
 
 impl ScheduleRun {
@@ -67,6 +76,7 @@ impl ScheduleRun {
             created_at: run.created_at,
             finished_at: run.finished_at,
             error: run.error.clone(),
+            attempt: crate::runs::options_of(run).attempt.unwrap_or(1),
         }
     }
 }
@@ -80,6 +90,7 @@ pub enum RunStatusFilter {
     Success,
     Failed,
     Cancelled,
+    Timeout,
 }
 
 impl RunStatusFilter {
@@ -91,6 +102,7 @@ impl RunStatusFilter {
             RunStatusFilter::Success => RunStatus::Success,
             RunStatusFilter::Failed => RunStatus::Failed,
             RunStatusFilter::Cancelled => RunStatus::Cancelled,
+            RunStatusFilter::Timeout => RunStatus::Timeout,
         }
     }
 }
@@ -130,6 +142,15 @@ impl ScheduleHistoryRun {
 }
 
 #[derive(Object)]
+pub struct CancelledJob {
+    /// The run's status now: `cancelled` (or still `running` if it takes longer than a few
+    /// seconds to stop).
+    pub status: String,
+    pub job_id: String,
+    pub run: ScheduleRun,
+}
+
+#[derive(Object)]
 pub struct TriggeredSchedule {
     /// `triggered`.
     pub status: String,
@@ -141,7 +162,7 @@ pub struct TriggeredSchedule {
 }
 
 impl ScheduleInfo {
-    async fn with_last_run(
+    pub(super) async fn with_last_run(
         schedule: &ScheduleDef,
         now: DateTime<Utc>,
         state: &AppState,
@@ -168,6 +189,7 @@ impl ScheduleInfo {
             start_date: schedule.start_date,
             misfire_grace_time: schedule.misfire_grace_time,
             timeout_minutes: schedule.timeout_minutes(),
+            retry_delays_seconds: schedule.retry_delays_seconds(),
             notify_on: schedule.notify_on.clone(),
             next_run_time: schedule
                 .enabled
@@ -344,19 +366,174 @@ impl SchedulesApi {
     async fn trigger(
         &self,
         state: Data<&Arc<AppState>>,
-        caller: super::context::Caller,
+        caller: Caller,
         #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))] name: Path<String>,
     ) -> Result<Json<TriggeredSchedule>> {
-        let super::context::Caller(principal, _) = caller;
+        let Caller(principal, _) = caller;
         let schedule = schedules::get(&state.paths, &name)?;
         let requester = crate::jobs::Requester::principal(&principal).for_schedule(&schedule.name);
-        let run = schedules::scheduler::start(&state, &schedule, requester).await?;
+        let run = crate::jobs::scheduler::start(&state, &schedule, requester).await?;
         Ok(Json(TriggeredSchedule {
             status: "triggered".into(),
             name: schedule.name.clone(),
             job_id: run.id.clone(),
             run_id: run.id,
         }))
+    }
+
+    /// Cancel a run
+    ///
+    /// Stops a queued or running run (of a schedule, or any other: a job is a run): a
+    /// queued one never starts; a running one is interrupted where it is, the load in
+    /// progress rolled back (that source keeps its previous data) and what finished before
+    /// kept. Answers once the run has ended (within a few seconds), with `status`
+    /// `cancelled`. 404 when the run is not queued or running; 409 when another server
+    /// process executes it.
+    #[oai(
+        path = "/api/schedules/jobs/:job_id/cancel",
+        method = "post",
+        operation_id = "cancel_job"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        #[oai(validator(max_length = 64))] job_id: Path<String>,
+    ) -> Result<Json<CancelledJob>> {
+        let Caller(principal, _) = caller;
+        let run = crate::jobs::cancel::cancel(
+            crate::jobs::cancel::CancelDeps::of(&state),
+            &job_id,
+            &principal,
+        )
+        .await?;
+        Ok(Json(CancelledJob {
+            status: run.status.clone(),
+            job_id: run.id.clone(),
+            run: ScheduleRun::of(&run),
+        }))
+    }
+
+    /// Read the schedules file again
+    ///
+    /// The scheduler reads `.dango/schedules.yml` every 10 s by itself; this makes it do
+    /// so now and says what changed: schedules added, updated (every key counts: cron,
+    /// time zone, sources, time limit, enabled, …, named in `changes`; an updated
+    /// schedule is planned afresh from now), removed or disabled, and unchanged.
+    /// Schedules that were due start. 400 when the file does not validate (the
+    /// scheduler keeps what it had).
+    #[oai(
+        path = "/api/schedules/reload",
+        method = "post",
+        operation_id = "reload_schedules"
+    )]
+    async fn reload(&self, state: Data<&Arc<AppState>>, caller: Caller) -> Result<Json<Reloaded>> {
+        let Caller(principal, _) = caller;
+        let reloaded = scheduler::reload(&state, Utc::now()).await?;
+        audit::record(
+            &state.db,
+            AuditEvent::new("schedules_reloaded")
+                .actor(&principal)
+                .details(serde_json::to_value(&reloaded).unwrap_or_default()),
+        )
+        .await;
+        Ok(Json(reloaded))
+    }
+
+    /// Add a schedule
+    ///
+    /// Validated as the file is (cron expression or preset, IANA time zone, what the type
+    /// needs), its sources must be configured; appended to `.dango/schedules.yml` and
+    /// planned at once. 409 when a schedule of this name exists.
+    #[oai(
+        path = "/api/schedules",
+        method = "post",
+        operation_id = "create_schedule"
+    )]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        body: Json<ScheduleDef>,
+    ) -> Result<Created> {
+        let Caller(principal, _) = caller;
+        let schedule = body.0;
+        if schedules::load(&state.paths)?.get(&schedule.name).is_some() {
+            return Err(crate::Error::conflict(format!(
+                "Schedule '{}' exists; change it with PUT /api/schedules/{}",
+                schedule.name, schedule.name
+            )));
+        }
+        let changed = save(
+            &state,
+            &principal,
+            schedules::Edit::Upsert(Box::new(schedule.clone())),
+            "schedule_created",
+        )
+        .await?;
+        Ok(Created::Created(Json(
+            changed_view(&state, &schedule.name, changed).await?,
+        )))
+    }
+
+    /// Replace a schedule
+    ///
+    /// The whole definition is replaced by the body (its `name` must be the one in the
+    /// path); the other schedules and the file's comments stay. 404 when there is no
+    /// schedule of this name.
+    #[oai(
+        path = "/api/schedules/:name",
+        method = "put",
+        operation_id = "replace_schedule"
+    )]
+    async fn replace(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))] name: Path<String>,
+        body: Json<ScheduleDef>,
+    ) -> Result<Json<ScheduleChanged>> {
+        let Caller(principal, _) = caller;
+        let schedule = body.0;
+        if schedule.name != name.0 {
+            return Err(crate::Error::bad_request(format!(
+                "name: the body names '{}' but the path '{}' (a schedule is renamed by adding the new one and removing the old)",
+                schedule.name, name.0
+            )));
+        }
+        schedules::get(&state.paths, &name)?;
+        let changed = save(
+            &state,
+            &principal,
+            schedules::Edit::Upsert(Box::new(schedule)),
+            "schedule_updated",
+        )
+        .await?;
+        Ok(Json(changed_view(&state, &name, changed).await?))
+    }
+
+    /// Remove a schedule
+    #[oai(
+        path = "/api/schedules/:name",
+        method = "delete",
+        operation_id = "delete_schedule"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        caller: Caller,
+        #[oai(validator(pattern = r"^[a-z][a-z0-9_]{0,127}$"))] name: Path<String>,
+    ) -> Result<Removed> {
+        let Caller(principal, _) = caller;
+        schedules::get(&state.paths, &name)?;
+        save(
+            &state,
+            &principal,
+            schedules::Edit::Remove(name.0.clone()),
+            "schedule_deleted",
+        )
+        .await?;
+        Ok(Removed::Removed)
     }
 
     /// When a schedule fires next

@@ -204,6 +204,7 @@ const CLOSED_SETS: &[(&str, &str, &[&str])] = &[
             "completed",
             "failed",
             "cancelled",
+            "timeout",
         ],
     ),
     ("TriggerResponse", "status", &["started"]),

@@ -3,6 +3,7 @@
 mod auth;
 mod mcp;
 mod run;
+mod schedule;
 mod server;
 mod start;
 mod sync;
@@ -92,6 +93,11 @@ pub enum Command {
         /// build (default), run, seed, snapshot or test
         #[arg(long, default_value = "build")]
         command: String,
+    },
+    /// List, add, remove, trigger and validate schedules (.dango/schedules.yml)
+    Schedule {
+        #[command(subcommand)]
+        command: schedule::ScheduleCommand,
     },
     /// Manage users and authentication
     Auth {
@@ -184,6 +190,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Auth { command } => auth::run(project_root(cli.project)?, command).await,
+        Command::Schedule { command } => schedule::run(project_root(cli.project)?, command).await,
         Command::Mcp => mcp::run(project_root(cli.project)?).await,
         Command::Openapi => {
             print!("{}", crate::api::spec_json(&crate::api::service()));

@@ -46,6 +46,18 @@ impl RunningServer {
         }
     }
 
+    /// GETs `path`; an error status becomes the error, with the server's message.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let request = self.client.get(format!("{}{path}", self.info.url));
+        answer(request.bearer_auth(&self.info.token)).await
+    }
+
+    /// POSTs `body` to `path`; an error status becomes the error, with the server's message.
+    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let request = self.client.post(format!("{}{path}", self.info.url));
+        answer(request.bearer_auth(&self.info.token).json(body)).await
+    }
+
     /// Polls the run's status until it ends (success, failed or cancelled) and returns it;
     /// `progress` sees every status before that.
     pub async fn wait(
@@ -64,7 +76,7 @@ impl RunningServer {
                 .await?;
             if matches!(
                 status["status"].as_str(),
-                Some("success" | "failed" | "cancelled")
+                Some("success" | "failed" | "cancelled" | "timeout")
             ) {
                 return Ok(status);
             }
@@ -72,4 +84,19 @@ impl RunningServer {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    let response = request.send().await.context("reaching the server")?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "{}",
+            body["detail"]
+                .as_str()
+                .map_or_else(|| format!("the server answered {status}"), str::to_string)
+        );
+    }
+    Ok(body)
 }

@@ -1,7 +1,9 @@
 //! Project configuration files in the Dango layout (`.dango/*.yml`, `.env`).
 
+pub mod env_file;
 pub mod project;
 pub mod schedules;
+pub mod schedules_edit;
 pub mod sources;
 
 use std::path::{Path, PathBuf};

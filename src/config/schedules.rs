@@ -47,17 +47,23 @@ impl ScheduleKind {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// One schedule, as the file holds it and as the API takes it.
+#[derive(Clone, Debug, Deserialize, Serialize, poem_openapi::Object)]
 #[serde(deny_unknown_fields)]
+#[oai(deny_unknown_fields)]
 pub struct ScheduleDef {
+    /// Lowercase letters, digits and underscores, starting with a letter.
     pub name: String,
     #[serde(rename = "type", default)]
+    #[oai(rename = "type", default)]
     pub kind: ScheduleKind,
     /// A 5-field cron expression or a preset; resolved when loaded.
     pub cron: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[oai(default)]
     pub sources: Vec<String>,
     #[serde(default = "enabled_by_default")]
+    #[oai(default = "enabled_by_default")]
     pub enabled: bool,
     /// IANA time zone of the cron expression (default UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,9 +74,15 @@ pub struct ScheduleDef {
     /// A run missed by more than this many seconds is skipped (default: run however late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misfire_grace_time: Option<u64>,
+    /// The run is stopped (and recorded `timeout`) after this long; fractions allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_minutes: Option<u64>,
+    pub timeout_minutes: Option<f64>,
+    /// After a failed run, try again after each of these delays in turn (default 30 s,
+    /// 2 min, 5 min; `[]`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delays_seconds: Option<Vec<u64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[oai(default)]
     pub notify_on: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dbt_command: Option<String>,
@@ -89,7 +101,10 @@ fn enabled_by_default() -> bool {
 }
 
 /// The default run time limit of a schedule, in minutes.
-pub const DEFAULT_TIMEOUT_MINUTES: u64 = 60;
+pub const DEFAULT_TIMEOUT_MINUTES: f64 = 60.0;
+
+/// How long a failed scheduled run waits before each retry, by default.
+pub const DEFAULT_RETRY_DELAYS_SECONDS: [u64; 3] = [30, 120, 300];
 
 impl ScheduleDef {
     /// The parsed cron expression (loading checked it).
@@ -105,8 +120,14 @@ impl ScheduleDef {
             .unwrap_or(chrono_tz::UTC)
     }
 
-    pub fn timeout_minutes(&self) -> u64 {
+    pub fn timeout_minutes(&self) -> f64 {
         self.timeout_minutes.unwrap_or(DEFAULT_TIMEOUT_MINUTES)
+    }
+
+    pub fn retry_delays_seconds(&self) -> Vec<u64> {
+        self.retry_delays_seconds
+            .clone()
+            .unwrap_or_else(|| DEFAULT_RETRY_DELAYS_SECONDS.to_vec())
     }
 }
 
@@ -127,6 +148,18 @@ pub struct Notifications {
     pub on_analysis: bool,
     #[serde(default = "default_stale_hours")]
     pub stale_threshold_hours: f64,
+    /// How long to wait before each further attempt of a delivery that got a 5xx, timed
+    /// out or could not connect (default 5 s, then 15 s: three attempts in all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delays_seconds: Option<Vec<u64>>,
+}
+
+impl Notifications {
+    pub fn retry_delays_seconds(&self) -> Vec<u64> {
+        self.retry_delays_seconds
+            .clone()
+            .unwrap_or_else(|| vec![5, 15])
+    }
 }
 
 fn default_stale_hours() -> f64 {
@@ -141,6 +174,26 @@ pub struct Webhook {
     /// `generic` (default) or `slack`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// The `.env` variable holding the secret generic payloads are signed with (default
+    /// `DANGO_WEBHOOK_SECRET_<NAME>`, the name upper-cased).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+}
+
+impl Webhook {
+    pub fn is_slack(&self) -> bool {
+        self.format.as_deref() == Some("slack")
+    }
+
+    /// The `.env` variable its signing secret is read from.
+    pub fn secret_variable(&self) -> String {
+        self.secret_env.clone().unwrap_or_else(|| {
+            format!(
+                "DANGO_WEBHOOK_SECRET_{}",
+                self.name.to_ascii_uppercase().replace(['-', ' '], "_")
+            )
+        })
+    }
 }
 
 const NOTIFY_ON: &[&str] = &["failure", "success", "stale"];
@@ -222,8 +275,18 @@ fn check_schedule(schedule: &mut ScheduleDef) -> Result<(), String> {
             "timezone: '{zone}' is not an IANA time zone (such as Europe/Berlin or America/New_York)"
         ));
     }
-    if schedule.timeout_minutes == Some(0) {
-        return Err("timeout_minutes: must be more than 0".into());
+    if let Some(minutes) = schedule.timeout_minutes
+        && !(minutes.is_finite() && minutes > 0.0 && minutes <= 7.0 * 24.0 * 60.0)
+    {
+        return Err("timeout_minutes: must be more than 0 and at most a week (10080)".into());
+    }
+    if let Some(delays) = &schedule.retry_delays_seconds {
+        if delays.len() > 10 {
+            return Err("retry_delays_seconds: at most 10 retries".into());
+        }
+        if delays.iter().any(|d| *d > 86_400) {
+            return Err("retry_delays_seconds: each delay is at most a day (86400)".into());
+        }
     }
     if let Some(other) = schedule
         .notify_on

@@ -61,6 +61,8 @@ codes! {
     /// `auth.require_2fa` is on and the account has not enrolled a second factor yet.
     TWO_FACTOR_SETUP_REQUIRED = "DANGO-S015",
     RUN_NOT_FOUND = "DANGO-SYNC-003",
+    /// A cancel for a run that is not queued or running (finished, or never existed).
+    JOB_NOT_RUNNING = "DANGO-SYNC-004",
     /// A sync of one of these sources is queued or running (`run_id` names it).
     SYNC_IN_PROGRESS = "DANGO-SYNC-409",
     /// The dbt project cannot be built (parse, compile or the dbt process failed).
@@ -70,6 +72,8 @@ codes! {
     /// A dbt run is queued or running (`run_id` names it).
     TRANSFORM_IN_PROGRESS = "DANGO-T409",
     UNAVAILABLE = "DANGO-U001",
+    /// A test notification with no webhook configured.
+    NO_WEBHOOKS = "DANGO-SCH-008",
     INVALID_REQUEST = "DANGO-V001",
     /// A source or model name that is not a valid identifier.
     INVALID_NAME = "DANGO-V002",

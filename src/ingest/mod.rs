@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::Error;
 use crate::config::sources::SourceConfig;
 use crate::events::{Event, EventBus, SyncProgressEvent};
-use crate::warehouse::Warehouse;
+use crate::warehouse::{Interrupter, Warehouse};
 
 /// What one source's sync did.
 #[derive(Debug, Default)]
@@ -32,6 +32,8 @@ pub struct IngestDeps<'a> {
     pub events: &'a EventBus,
     /// The project root, which source directories are relative to.
     pub root: &'a Path,
+    /// Stops the load (the run was cancelled or ran out of time).
+    pub stop: &'a Arc<Interrupter>,
 }
 
 /// Syncs one source into the warehouse. Every write happens in one warehouse
@@ -61,7 +63,7 @@ pub async fn sync_source(
     };
     let report = deps
         .warehouse
-        .write(move |conn| {
+        .write_stoppable(deps.stop, move |conn| {
             let progress = |done: usize, total: usize, file: &str| {
                 let progress = if total == 0 {
                     1.0

@@ -90,10 +90,19 @@ pub async fn execute(
         .env("DBT_PARTIAL_PARSE", "false")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
+    let control = ctx.control.clone();
+    let finished = async {
+        tokio::select! {
+            output = process.output() => Some(output),
+            // Dropping the running `output` kills dbt (kill_on_drop).
+            _ = control.stopped() => None,
+        }
+    };
     let output = ctx
         .warehouse
-        .release_during(process.output())
+        .release_during(finished)
         .await?
+        .ok_or_else(|| Error::new(ErrorKind::Unavailable, "dbt was stopped before it finished"))?
         .map_err(|e| {
             Error::new(
                 ErrorKind::Unavailable,

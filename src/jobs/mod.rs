@@ -1,7 +1,9 @@
 //! Background work: every sync and transform is a recorded run (`job_runs`) executed by
 //! the apalis worker.
 
+pub mod cancel;
 mod dbt_cli;
+pub mod scheduler;
 pub mod start;
 pub mod sync;
 pub mod transform;
@@ -15,6 +17,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::{ProjectConfig, ProjectPaths};
 use crate::events::EventBus;
 use crate::profiling::{self, ProfileDeps, Relation};
+use crate::runs::control::{RunControl, RunControls};
 use crate::runs::{self, RunKind, RunStatus};
 use crate::sources::{facts::FactsCache, history};
 use crate::state::AppState;
@@ -34,6 +37,12 @@ pub struct RunContext<'a> {
     facts: &'a FactsCache,
     artifacts: &'a ArtifactsCache,
     target_dir: PathBuf,
+    /// Where executing runs register, so they can be cancelled.
+    controls: &'a RunControls,
+    /// The stop switch of the run being executed.
+    pub control: Arc<RunControl>,
+    /// Where the end of a run is announced.
+    notify: crate::notifications::NotifyDeps,
 }
 
 impl<'a> RunContext<'a> {
@@ -48,6 +57,26 @@ impl<'a> RunContext<'a> {
             facts: &state.source_facts,
             artifacts: &state.artifacts,
             target_dir: state.dbt_target_dir(),
+            controls: &state.run_controls,
+            control: RunControl::unattended(),
+            notify: crate::notifications::NotifyDeps::of(state),
+        }
+    }
+
+    /// The same context for a run with its own stop switch.
+    fn with_control(&self, control: Arc<RunControl>) -> Self {
+        Self {
+            db: self.db,
+            warehouse: self.warehouse,
+            events: self.events,
+            paths: self.paths,
+            config: self.config.clone(),
+            facts: self.facts,
+            artifacts: self.artifacts,
+            target_dir: self.target_dir.clone(),
+            controls: self.controls,
+            control,
+            notify: self.notify.clone(),
         }
     }
 
@@ -97,29 +126,49 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
             return;
         }
     };
-    let outcome = match RunKind::of(&run) {
-        Some(RunKind::Sync) => sync::run(ctx, &run).await,
-        Some(RunKind::Transform) => transform::run(ctx, &run).await,
-        None => Err(crate::Error::internal(anyhow::anyhow!(
-            "unknown run kind {}",
-            run.kind
-        ))),
+    let registered = ctx.controls.register(run_id);
+    let ctx = &ctx.with_control(registered.control().clone());
+    let limit = runs::options_of(&run)
+        .timeout_seconds
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(std::time::Duration::from_secs_f64);
+    let work = async {
+        match RunKind::of(&run) {
+            Some(RunKind::Sync) => sync::run(ctx, &run).await,
+            Some(RunKind::Transform) => transform::run(ctx, &run).await,
+            None => Err(crate::Error::internal(anyhow::anyhow!(
+                "unknown run kind {}",
+                run.kind
+            ))),
+        }
     };
-    let finished = match outcome {
-        Ok(rows) => {
+    let outcome = ctx.control.supervise(limit, work).await;
+    let finished = match (ctx.control.reason(), outcome) {
+        // Stopped: whatever the work reported, the run ends as its stopper said.
+        (Some(reason), outcome) => {
+            let mut message = reason.message();
+            if let Err(err) = &outcome {
+                message = format!("{message}; {}", err.message);
+            }
+            runs::finish(ctx.db, run_id, reason.status(), None, Some(&message)).await
+        }
+        (None, Ok(rows)) => {
             let finished = runs::finish(ctx.db, run_id, RunStatus::Success, Some(rows), None).await;
             refresh_profiles(ctx, &run);
             finished
         }
-        Err(err) => {
+        (None, Err(err)) => {
             if err.kind == crate::ErrorKind::Internal {
                 tracing::error!("run {run_id} failed: {err:?}");
             }
             runs::finish(ctx.db, run_id, RunStatus::Failed, None, Some(&err.message)).await
         }
     };
-    if let Err(err) = finished {
-        tracing::error!("cannot record the end of run {run_id}: {err:?}");
+    match finished {
+        // Exactly one notice per run: only the call that ended it announces it.
+        Ok(true) => crate::notifications::announce_run_end(&ctx.notify, run_id),
+        Ok(false) => {}
+        Err(err) => tracing::error!("cannot record the end of run {run_id}: {err:?}"),
     }
 }
 

@@ -63,6 +63,12 @@ pub struct Requester<'a> {
     principal: Option<&'a Principal>,
     name: Option<String>,
     schedule: Option<String>,
+    /// The run is stopped after this many seconds.
+    timeout_seconds: Option<f64>,
+    /// Which try of a schedule's firing this is (1: the first).
+    attempt: Option<u32>,
+    /// The scheduler's clock when it fired.
+    fired_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl<'a> Requester<'a> {
@@ -72,6 +78,9 @@ impl<'a> Requester<'a> {
             principal: Some(principal),
             name: Some(principal.email.clone()),
             schedule: None,
+            timeout_seconds: None,
+            attempt: None,
+            fired_at: None,
         }
     }
 
@@ -98,6 +107,26 @@ impl<'a> Requester<'a> {
             principal: None,
             name: name.map(str::to_string),
             schedule: None,
+            timeout_seconds: None,
+            attempt: None,
+            fired_at: None,
+        }
+    }
+
+    /// The same requester, for a run stopped after `timeout_seconds`.
+    pub fn limited(self, timeout_seconds: Option<f64>) -> Self {
+        Self {
+            timeout_seconds,
+            ..self
+        }
+    }
+
+    /// The same requester, for try `attempt` of a firing at `fired_at` (the scheduler's clock).
+    pub fn fired(self, fired_at: chrono::DateTime<chrono::Utc>, attempt: u32) -> Self {
+        Self {
+            fired_at: Some(fired_at),
+            attempt: Some(attempt),
+            ..self
         }
     }
 }
@@ -131,7 +160,7 @@ pub async fn record(
     request: RunRequest,
     requester: &Requester<'_>,
 ) -> Result<job_runs::Model> {
-    let (new, audit_event, mut details) = match request {
+    let (mut new, audit_event, mut details) = match request {
         RunRequest::Sync(sync) => {
             let new = validate_sync(deps.paths, sync, requester)?;
             let details = json!({"sources": new.sources, "full_refresh": new.full_refresh});
@@ -147,6 +176,9 @@ pub async fn record(
             )
         }
     };
+    new.options.timeout_seconds = requester.timeout_seconds;
+    new.options.attempt = requester.attempt;
+    new.options.fired_at = requester.fired_at;
     let run = {
         let _turn = deps.queue.submit_lock.lock().await;
         runs::create(deps.db, new).await?

@@ -36,6 +36,10 @@ pub async fn run(ctx: &RunContext<'_>, run: &job_runs::Model) -> crate::Result<u
     let mut failures = Vec::new();
     let mut synced: Vec<(String, String)> = Vec::new();
     for name in &sources {
+        if let Some(reason) = ctx.control.reason() {
+            failures.push(format!("{name}: not loaded ({})", reason.message()));
+            continue;
+        }
         let started = Utc::now();
         ctx.events.publish(
             Event::new(SyncStartedEvent {
@@ -50,6 +54,7 @@ pub async fn run(ctx: &RunContext<'_>, run: &job_runs::Model) -> crate::Result<u
                     warehouse: ctx.warehouse,
                     events: ctx.events,
                     root: &ctx.paths.root,
+                    stop: ctx.control.interrupter(),
                 };
                 ingest::sync_source(deps, &run.id, source, sync_options).await
             }
@@ -68,7 +73,14 @@ pub async fn run(ctx: &RunContext<'_>, run: &job_runs::Model) -> crate::Result<u
                 if err.kind == crate::ErrorKind::Internal {
                     tracing::error!("sync of {name} failed: {err:?}");
                 }
-                let message = err.detailed_message();
+                let message = match ctx.control.reason() {
+                    // The load's transaction was rolled back: the previous data stands.
+                    Some(reason) => format!(
+                        "{}; this load was rolled back, the previous data is kept",
+                        reason.message()
+                    ),
+                    None => err.detailed_message(),
+                };
                 ctx.record_history(history::Entry {
                     run_id: &run.id,
                     source: name,
@@ -104,6 +116,7 @@ pub async fn run(ctx: &RunContext<'_>, run: &job_runs::Model) -> crate::Result<u
     }
     progress.abort();
     if !synced.is_empty()
+        && ctx.control.reason().is_none()
         && transform::has_project(ctx.paths)
         && let Err(err) = transform_after_sync(ctx, run, &synced, options.skip_transform).await
     {

@@ -225,6 +225,7 @@ pub async fn execute(
     let outcome = ctx
         .warehouse
         .write_with(
+            ctx.control.interrupter(),
             move |connect| -> Result<(Manifest, RunReport), TransformError> {
                 let progress = |event: Progress| {
                     let message = match event {

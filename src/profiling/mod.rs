@@ -159,12 +159,17 @@ pub fn all_columns(
     Ok(columns)
 }
 
+/// How long profiling one relation may take: a view over an expensive query is stopped
+/// rather than left running in the background.
+pub const PROFILE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Profiles `relation` now and caches the result.
 pub async fn profile(deps: &ProfileDeps, relation: &Relation) -> Result<TableProfile> {
     let target = relation.clone();
+    let what = format!("Profiling {}.{}", relation.schema, relation.name);
     let profile = deps
         .warehouse
-        .read(move |conn| compute(conn, &target))
+        .read_within(PROFILE_LIMIT, &what, move |conn| compute(conn, &target))
         .await?;
     store(&deps.db, relation, &profile).await?;
     Ok(profile)

@@ -13,11 +13,10 @@ pub mod schema;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use duckdb::{Connection, InterruptHandle};
+use duckdb::Connection;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value as Json, json};
 
@@ -25,7 +24,7 @@ use crate::auth::Principal;
 use crate::auth::audit::{self, AuditEvent};
 use crate::config::project::ApiConfig;
 use crate::error::code;
-use crate::warehouse::Warehouse;
+use crate::warehouse::{Interrupter, Warehouse};
 use crate::{Error, ErrorKind, Result};
 
 pub use mask::PiiColumns;
@@ -347,17 +346,22 @@ where
             .with_code(code::QUERY_CONCURRENCY)
             .with_retry_after(1)
         })?;
-    let stopper = Arc::new(Stopper::default());
+    let stopper = Interrupter::new();
     // If this future is dropped (the server shutting down, a cancelled caller) the query stops too.
     let _stop_on_drop = StopOnDrop(stopper.clone());
     let inside = stopper.clone();
     // Guarded queries leave no session state: their connections are kept and reused.
     let reading = deps.warehouse.read_reusing(move |conn| {
         let _slot = slot;
-        inside.arm(conn.interrupt_handle());
+        let Some(reachable) = inside.register(conn) else {
+            return Err(
+                Error::new(ErrorKind::Timeout, "The query was stopped before it began")
+                    .with_code(code::QUERY_TIMEOUT),
+            );
+        };
         let result = work(conn);
         // From here the connection may serve someone else's query: no interrupt after.
-        inside.finish();
+        drop(reachable);
         result
     });
     tokio::pin!(reading);
@@ -384,43 +388,7 @@ where
     }
 }
 
-/// The interrupt of the connection a query runs on.
-#[derive(Default)]
-struct Stopper {
-    handle: Mutex<Option<Arc<InterruptHandle>>>,
-    interrupted: AtomicBool,
-    finished: AtomicBool,
-}
-
-impl Stopper {
-    fn arm(&self, handle: Arc<InterruptHandle>) {
-        let mut slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
-        if self.interrupted.load(Ordering::Acquire) {
-            handle.interrupt();
-        }
-        *slot = Some(handle);
-    }
-
-    fn interrupt(&self) {
-        let slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
-        if self.finished.load(Ordering::Acquire) {
-            return;
-        }
-        self.interrupted.store(true, Ordering::Release);
-        if let Some(handle) = slot.as_ref() {
-            handle.interrupt();
-        }
-    }
-
-    /// The query is over; its connection goes back to the pool, out of our reach.
-    fn finish(&self) {
-        let mut slot = self.handle.lock().unwrap_or_else(|e| e.into_inner());
-        self.finished.store(true, Ordering::Release);
-        *slot = None;
-    }
-}
-
-struct StopOnDrop(Arc<Stopper>);
+struct StopOnDrop(Arc<Interrupter>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {

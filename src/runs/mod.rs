@@ -2,6 +2,7 @@
 //! terminal state (success, failed, cancelled), whatever happens to the process; and the
 //! queue that hands recorded runs to a worker ([`queue`]). Executing a run is `jobs`'s.
 
+pub mod control;
 pub mod queue;
 
 use std::collections::HashMap;
@@ -51,6 +52,8 @@ pub enum RunStatus {
     Success,
     Failed,
     Cancelled,
+    /// Stopped at its time limit.
+    Timeout,
 }
 
 stored_names!(RunStatus {
@@ -59,13 +62,14 @@ stored_names!(RunStatus {
     Success => "success",
     Failed => "failed",
     Cancelled => "cancelled",
+    Timeout => "timeout",
 });
 
 impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled
+            RunStatus::Success | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Timeout
         )
     }
 }
@@ -130,6 +134,15 @@ pub struct RunOptions {
     /// Sync runs: skip the transform step afterwards.
     #[serde(default)]
     pub skip_transform: bool,
+    /// Stopped (and recorded `timeout`) when it runs longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// A schedule's retries count up from 1 (the first try).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The scheduler's clock when it started the run (what it plans the next firing from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -489,6 +502,17 @@ pub async fn schedule_history(
 }
 
 /// The newest runs of `schedule`, newest first.
+/// The runs of these ids that exist.
+pub async fn get_many(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> crate::Result<Vec<job_runs::Model>> {
+    Ok(job_runs::Entity::find()
+        .filter(job_runs::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
+}
+
 pub async fn of_schedule(
     db: &DatabaseConnection,
     schedule: &str,

@@ -3,7 +3,10 @@
 //! scheduled source is stale (behaviour §3.11: older than twice its shortest interval).
 
 pub mod cron;
-pub mod scheduler;
+mod memory;
+
+pub use memory::Memory;
+pub(crate) use memory::{Planned, Retry, Watched};
 
 use std::collections::BTreeSet;
 
@@ -12,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::Error;
 use crate::config::ProjectPaths;
 use crate::config::schedules::{ScheduleDef, SchedulesFile};
+pub use crate::config::schedules_edit::Edit;
 use crate::error::code;
 
 /// Loads `schedules.yml`, turning problems into a 400 that names the file, the schedule
@@ -30,6 +34,27 @@ pub fn get(paths: &ProjectPaths, name: &str) -> crate::Result<ScheduleDef> {
 pub fn find<'a>(file: &'a SchedulesFile, name: &str) -> crate::Result<&'a ScheduleDef> {
     file.get(name)
         .ok_or_else(|| Error::not_found(format!("Schedule '{name}' not found")))
+}
+
+/// Adds, replaces or removes one schedule in `schedules.yml` (the rest of the file, its
+/// comments included, untouched); `sources` are the configured ones, which a sync
+/// schedule must name. 400 naming the schedule and key when the result would not be
+/// valid, and then nothing is written.
+pub fn change(
+    paths: &ProjectPaths,
+    edit: &Edit,
+    sources: &[String],
+) -> crate::Result<SchedulesFile> {
+    let invalid = |message: String| Error::bad_request(message).with_code(code::CONFIG_INVALID);
+    if let Edit::Upsert(schedule) = edit
+        && let Some(unknown) = schedule.sources.iter().find(|s| !sources.contains(s))
+    {
+        return Err(invalid(format!(
+            "Schedule '{}': sources: '{unknown}' is not configured in .dango/sources.yml",
+            schedule.name
+        )));
+    }
+    crate::config::schedules_edit::edit_file(&paths.schedules_yml(), edit).map_err(invalid)
 }
 
 /// When `schedule` fires next after `now`: none when it is disabled or never fires.

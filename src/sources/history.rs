@@ -61,6 +61,19 @@ pub async fn latest(
         .await?)
 }
 
+/// When `source` last synced successfully.
+pub async fn last_success(
+    db: &DatabaseConnection,
+    source: &str,
+) -> crate::Result<Option<sync_history::Model>> {
+    Ok(sync_history::Entity::find()
+        .filter(sync_history::Column::Source.eq(source))
+        .filter(sync_history::Column::Status.eq("success"))
+        .order_by_desc(sync_history::Column::Id)
+        .one(db)
+        .await?)
+}
+
 /// Entries of one run.
 pub async fn of_run(
     db: &DatabaseConnection,

@@ -15,6 +15,9 @@ use fs2::FileExt;
 use crate::Error;
 use crate::config::ProjectPaths;
 
+mod interrupt;
+pub use interrupt::{Interrupter, Registration};
+
 /// Schemas every warehouse has, besides one `raw_<source>` per source.
 pub const LAYER_SCHEMAS: &[&str] = &["raw", "staging", "intermediate", "marts"];
 
@@ -171,6 +174,44 @@ impl Warehouse {
         self.on_connection((), work).await
     }
 
+    /// Like [`Warehouse::read`], stopped at `limit`: DuckDB is interrupted and the
+    /// connection waited for, and the answer is a timeout naming `what`.
+    pub async fn read_within<T, F>(
+        self: &Arc<Self>,
+        limit: std::time::Duration,
+        what: &str,
+        work: F,
+    ) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
+    {
+        let stop = Interrupter::new();
+        let inside = stop.clone();
+        let reading = self.read(move |conn| {
+            let _reachable = inside.register(conn).ok_or_else(stopped_error)?;
+            work(conn)
+        });
+        tokio::pin!(reading);
+        match tokio::time::timeout(limit, &mut reading).await {
+            Ok(result) => result,
+            Err(_) => {
+                // Interrupt until it gives up: an interrupt between two statements is lost.
+                loop {
+                    stop.interrupt();
+                    let pause = std::time::Duration::from_millis(50);
+                    if tokio::time::timeout(pause, &mut reading).await.is_ok() {
+                        break;
+                    }
+                }
+                Err(Error::new(
+                    crate::ErrorKind::Timeout,
+                    format!("{what} was stopped after {} s", limit.as_secs()),
+                ))
+            }
+        }
+    }
+
     /// Like [`Warehouse::read`], on a connection kept from an earlier call when there
     /// is one (DuckDB sets up a client context per connection: a dashboard's queries
     /// skip that). Only for work that leaves nothing behind in the session (no `SET`,
@@ -227,6 +268,25 @@ impl Warehouse {
         .await
     }
 
+    /// Like [`Warehouse::write`], within reach of `stop`: stopping it interrupts the
+    /// statement running, and work that has not begun yet does not begin.
+    pub async fn write_stoppable<T, F>(
+        self: &Arc<Self>,
+        stop: &Arc<Interrupter>,
+        work: F,
+    ) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> crate::Result<T> + Send + 'static,
+    {
+        let stop = stop.clone();
+        self.write(move |conn| {
+            let _reachable = stop.register(conn).ok_or_else(stopped_error)?;
+            work(conn)
+        })
+        .await
+    }
+
     /// Runs `work` on a fresh connection on the blocking pool, keeping `held` (a writer's
     /// turn) and the open file's guard as long as the connection, even if the caller goes
     /// away.
@@ -248,8 +308,13 @@ impl Warehouse {
     }
 
     /// Runs `work` on the blocking pool as the only writer, with a way to open as many
-    /// connections as it needs (the transformation engine runs models in parallel).
-    pub async fn write_with<T, F>(self: &Arc<Self>, work: F) -> crate::Result<T>
+    /// connections as it needs (the transformation engine runs models in parallel). Every
+    /// connection is within reach of `stop`; once stopped, no new one opens.
+    pub async fn write_with<T, F>(
+        self: &Arc<Self>,
+        stop: &Arc<Interrupter>,
+        work: F,
+    ) -> crate::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&(dyn Fn() -> Result<Connection, String> + Sync)) -> T + Send + 'static,
@@ -258,9 +323,24 @@ impl Warehouse {
         let open = self.enter().await?;
         self.uses.fetch_add(1, Ordering::Relaxed);
         let warehouse = self.clone();
+        let stop = stop.clone();
         Ok(tokio::task::spawn_blocking(move || {
-            let connect = || warehouse.clone_root().map_err(|e| e.detailed_message());
+            // Registrations outlive the connections (the engine owns those); interrupting a
+            // closed connection does nothing, and there is one per model at most.
+            let registrations = Mutex::new(Vec::new());
+            let connect = || {
+                let conn = warehouse.clone_root().map_err(|e| e.detailed_message())?;
+                let registration = stop
+                    .register(&conn)
+                    .ok_or_else(|| stopped_error().message)?;
+                registrations
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(registration);
+                Ok(conn)
+            };
             let result = work(&connect);
+            drop(registrations);
             warehouse.advance();
             drop((open, turn));
             result
@@ -337,6 +417,14 @@ pub fn open_file(path: &Path) -> Result<Connection, String> {
     conn.execute_batch("SET GLOBAL TimeZone = 'UTC'")
         .map_err(|e| e.to_string())?;
     Ok(conn)
+}
+
+/// What stopped work sees when it asks for a connection.
+fn stopped_error() -> Error {
+    Error::new(
+        crate::ErrorKind::Unavailable,
+        "Stopped before it finished (cancelled or out of time)",
+    )
 }
 
 fn released_error() -> Error {

@@ -4,7 +4,8 @@
 // address carries the filters and a reload keeps them, an empty result and a refused
 // filter say so, and a sync started while the page is open adds its lines at the top
 // without a reload. The schedules page says when each schedule fires, in words and in the
-// schedule's own zone. Every page passes axe-core; screenshots at two sizes.
+// schedule's own zone; an admin adds, edits and removes a schedule through its form.
+// Every page passes axe-core; screenshots at two sizes.
 import { base, check, newPage, noProblems, signIn, accessible, screenshots, run } from './lib.mjs';
 
 const email = process.env.DANGO_EMAIL;
@@ -141,6 +142,38 @@ run(async (browser) => {
   await page.waitForSelector('#schedule-runs li .badge.success');
   check((await page.textContent('#preview-body h3')).includes('Recent runs (1)'), 'the run is in its history');
   await page.keyboard.press('Escape');
+
+  // an admin adds a schedule for the source that had none, edits it, and removes it
+  await page.click('#add-schedule');
+  await page.waitForSelector('#s-sources input[value=products]');
+  await accessible(page, 'schedule form');
+  await page.fill('#s-name', 'Bad Name');
+  await page.fill('#s-cron', 'daily');
+  await page.click('#edit-save');
+  check((await page.textContent('#edit-error')).includes('lowercase'), 'a bad name is explained before anything is sent');
+  await page.fill('#s-name', 'products_weekly');
+  await page.fill('#s-cron', '61 * * * *');
+  await page.check('#s-sources input[value=products]');
+  await page.click('#edit-save');
+  await page.waitForFunction(() => document.querySelector('#edit-error').textContent.includes('cron'));
+  check((await page.textContent('#edit-error')).includes('products_weekly'), 'the server names the schedule and key: ' + await page.textContent('#edit-error'));
+  await page.fill('#s-cron', 'weekly');
+  await page.click('#edit-save');
+  await page.waitForSelector('tr[data-schedule=products_weekly]');
+  check((await page.textContent('tr[data-schedule=products_weekly]')).includes('Weekly (Monday at 6 AM)'), 'the new schedule in words');
+  await page.waitForFunction(() => document.querySelector('#unscheduled').textContent.includes('Every source is on a schedule'));
+  await page.click('tr[data-schedule=products_weekly] button:has-text("Edit")');
+  check(await page.inputValue('#s-cron') === '0 6 * * 1', 'the form holds the schedule');
+  await page.fill('#s-cron', 'every_hour');
+  await page.click('#edit-save');
+  await page.waitForFunction(() => document.querySelector('tr[data-schedule=products_weekly]')?.textContent.includes('Every hour'));
+  await screenshots(page, 'schedules-managed');
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.click('tr[data-schedule=products_weekly] button:has-text("Remove")');
+  await page.waitForFunction(() => !document.querySelector('tr[data-schedule=products_weekly]'));
+  await page.click('#reload-schedules');
+  await page.waitForSelector('.toast:has-text("Reloaded")');
+
   await accessible(page, 'schedules');
   await screenshots(page, 'schedules');
   noProblems(page, ['400 (Bad Request)']);

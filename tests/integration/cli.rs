@@ -384,6 +384,89 @@ fn cli_sync_runs_in_process_or_through_the_running_server() {
 }
 
 #[test]
+fn schedule_commands_edit_the_file_and_go_through_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    init_with_admin(project, "Cli-Schedule-Password-4");
+    std::fs::write(
+        project.join(".dango/sources.yml"),
+        "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
+    )
+    .unwrap();
+    let uploads = project.join("data/uploads/sales");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join("a.csv"), "id,amount\n1,10\n").unwrap();
+    let schedules = project.join(".dango/schedules.yml");
+    std::fs::write(&schedules, "# kept\nschedules: []\n").unwrap();
+
+    let (ok, out) = run(dango(project).args(["schedule", "list"]));
+    assert!(ok && out.contains("No schedules"), "{out}");
+    let add = [
+        "schedule",
+        "add",
+        "nightly",
+        "--cron",
+        "daily",
+        "--sources",
+        "sales",
+    ];
+    let (ok, out) = run(dango(project).args(add));
+    assert!(ok && out.contains("Added schedule 'nightly'"), "{out}");
+    let (ok, out) = run(dango(project).args(add));
+    assert!(!ok && out.contains("--replace"), "{out}");
+    let (ok, out) = run(dango(project).args([
+        "schedule",
+        "add",
+        "bad",
+        "--cron",
+        "61 * * * *",
+        "--sources",
+        "sales",
+    ]));
+    assert!(!ok && out.contains("cron"), "{out}");
+    let (ok, out) = run(dango(project).args([
+        "schedule",
+        "add",
+        "other",
+        "--cron",
+        "daily",
+        "--sources",
+        "nowhere",
+    ]));
+    assert!(!ok && out.contains("'nowhere'"), "{out}");
+    assert!(
+        std::fs::read_to_string(&schedules)
+            .unwrap()
+            .starts_with("# kept\n")
+    );
+    let (ok, out) = run(dango(project).args(["schedule", "list"]));
+    assert!(
+        ok && out.contains("nightly") && out.contains("Daily at 6 AM"),
+        "{out}"
+    );
+    let (ok, out) = run(dango(project).args(["schedule", "validate"]));
+    assert!(ok && out.contains("1 schedule(s), valid"), "{out}");
+    let (ok, out) = run(dango(project).args(["schedule", "trigger", "nightly"]));
+    assert!(!ok && out.contains("dango start"), "{out}");
+
+    // with the server running: triggered there, listed with its last run
+    let (server, _url) = start_server(dango(project).args(["start", "--port", "0"]));
+    let (ok, out) = run(dango(project).args(["schedule", "trigger", "nightly"]));
+    assert!(ok && out.contains(": success"), "{out}");
+    let (ok, out) = run(dango(project).args(["schedule", "list"]));
+    assert!(ok && out.contains("last run success"), "{out}");
+    let (ok, out) = run(dango(project).args(["schedule", "remove", "nightly"]));
+    assert!(ok && out.contains("Removed"), "{out}");
+    let (ok, out) = run(dango(project).args(["schedule", "list"]));
+    assert!(ok && out.contains("No schedules"), "{out}");
+    server.stop();
+    assert_eq!(
+        std::fs::read_to_string(&schedules).unwrap(),
+        "# kept\nschedules: []\n"
+    );
+}
+
+#[test]
 fn demo_starts_with_synced_sample_data() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");

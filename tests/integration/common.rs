@@ -351,6 +351,24 @@ impl TestApp {
             .collect()
     }
 
+    /// Polls a run until its status is `wanted` (60 s at most).
+    pub async fn wait_status(&self, client: &reqwest::Client, run_id: &str, wanted: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let status = self
+                .get_json(client, &format!("/api/sync/status/{run_id}"))
+                .await;
+            if status["status"] == wanted {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {run_id} did not become {wanted}: {status}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
     /// Polls a run until it ends (60 s at most).
     pub async fn wait_run(&self, client: &reqwest::Client, run_id: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -365,7 +383,7 @@ impl TestApp {
             .await;
             if matches!(
                 status["status"].as_str(),
-                Some("success" | "failed" | "cancelled")
+                Some("success" | "failed" | "cancelled" | "timeout")
             ) {
                 return status;
             }
@@ -549,4 +567,29 @@ pub fn named_column<'a>(answer: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no column {name} in {answer}"))
+}
+
+/// A scheduler (as a test drives one) that holds the scheduler's lease and has seen the
+/// schedules at `at`: the server's own scheduler may hold the lease at first, and a
+/// schedule seen for the first time plans from then on (it does not fire for a time
+/// already past).
+pub async fn scheduler_seeing(
+    state: &dango::state::AppState,
+    at: chrono::DateTime<chrono::Utc>,
+) -> dango::schedules::Memory {
+    use dango::jobs::scheduler::{LEASE, tick};
+    let mut memory = dango::schedules::Memory::default();
+    for _ in 0..50 {
+        assert!(
+            tick(state, &mut memory, at).await.is_empty(),
+            "nothing due at {at}"
+        );
+        let holder = dango::lease::holder(&state.db, LEASE, at)
+            .await
+            .expect("lease");
+        if holder.as_deref() == Some(memory.holder()) {
+            return memory;
+        }
+    }
+    panic!("the test's scheduler never got the lease");
 }

@@ -347,11 +347,62 @@ async fn every_operation_answers_as_documented() {
             200,
         )
         .await;
-    app.wait_run(&admin, triggered["run_id"].as_str().unwrap())
-        .await;
+    let run_id = triggered["run_id"].as_str().unwrap();
+    app.wait_run(&admin, run_id).await;
+    tour.call(
+        "cancel_job",
+        admin.post(url(&format!("/api/schedules/jobs/{run_id}/cancel"))),
+        404,
+    )
+    .await;
     tour.call(
         "schedule_history",
         admin.get(url("/api/schedules/nightly/history?limit=5")),
+        200,
+    )
+    .await;
+    tour.call(
+        "reload_schedules",
+        admin.post(url("/api/schedules/reload")),
+        200,
+    )
+    .await;
+    let weekly = json!({"name": "weekly", "cron": "weekly", "sources": ["sales"]});
+    tour.call(
+        "create_schedule",
+        admin.post(url("/api/schedules")).json(&weekly),
+        201,
+    )
+    .await;
+    tour.call(
+        "replace_schedule",
+        admin.put(url("/api/schedules/weekly")).json(
+            &json!({"name": "weekly", "cron": "0 7 * * 1", "sources": ["sales"], "enabled": false}),
+        ),
+        200,
+    )
+    .await;
+    tour.call(
+        "delete_schedule",
+        admin.delete(url("/api/schedules/weekly")),
+        204,
+    )
+    .await;
+    tour.call(
+        "notification_config",
+        admin.get(url("/api/notifications/config")),
+        200,
+    )
+    .await;
+    tour.call(
+        "test_notification",
+        admin.post(url("/api/notifications/test")),
+        400,
+    )
+    .await;
+    tour.call(
+        "notification_deliveries",
+        admin.get(url("/api/notifications/deliveries?limit=5")),
         200,
     )
     .await;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use dango::auth::Role;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::{TestApp, error_body};
 
@@ -55,7 +55,8 @@ async fn schedules_are_listed_with_their_timing_and_next_firing() {
     assert_eq!(nightly["cron"], "0 6 * * *", "the preset is resolved");
     assert_eq!(nightly["cron_label"], "Daily at 6 AM");
     assert_eq!(nightly["timezone"], "Europe/Berlin");
-    assert_eq!(nightly["timeout_minutes"], 60);
+    assert_eq!(nightly["timeout_minutes"], 60.0);
+    assert_eq!(nightly["retry_delays_seconds"], json!([30, 120, 300]));
     let next = at(&nightly["next_run_time"]);
     assert!(
         next > Utc::now() && next < Utc::now() + chrono::Duration::hours(25),
@@ -197,24 +198,20 @@ const YEARLY: &str = "schedules:\n- {name: yearly, cron: '0 0 1 1 *', sources: [
 
 #[tokio::test]
 async fn a_due_schedule_fires_once_and_its_run_is_an_ordinary_run() {
-    use dango::schedules::scheduler::{Memory, Outcome, tick};
+    use dango::jobs::scheduler::{Outcome, tick};
     let app = TestApp::start().await;
     scheduled_project(&app, YEARLY);
     let state = app.server.state.clone();
-    let mut memory = Memory::default();
-
     // before its time nothing happens; at its time it fires, once
-    assert!(
-        tick(
-            &state,
-            &mut memory,
-            instant("2027-01-01T00:00:00Z") - chrono::Duration::seconds(5)
-        )
-        .await
-        .is_empty()
-    );
+    let before = instant("2027-01-01T00:00:00Z") - chrono::Duration::seconds(5);
+    let mut memory = crate::common::scheduler_seeing(&state, before).await;
     let fired = tick(&state, &mut memory, instant("2027-01-01T00:00:04Z")).await;
-    let [Outcome::Started { schedule, run_id }] = fired.as_slice() else {
+    let [
+        Outcome::Started {
+            schedule, run_id, ..
+        },
+    ] = fired.as_slice()
+    else {
         panic!("one run: {fired:?}");
     };
     assert_eq!(schedule, "yearly");
@@ -238,13 +235,13 @@ async fn a_due_schedule_fires_once_and_its_run_is_an_ordinary_run() {
 
 #[tokio::test]
 async fn after_downtime_missed_firings_run_once_unless_past_their_grace() {
-    use dango::schedules::scheduler::{Memory, Outcome, tick};
+    use dango::jobs::scheduler::{Outcome, tick};
+    use dango::schedules::Memory;
     let app = TestApp::start().await;
     scheduled_project(&app, YEARLY);
     let state = app.server.state.clone();
     let editor = app.login_as(Role::Editor).await;
-    let mut memory = Memory::default();
-    tick(&state, &mut memory, instant("2026-12-31T23:59:55Z")).await;
+    let mut memory = crate::common::scheduler_seeing(&state, instant("2026-12-31T23:59:55Z")).await;
     let first = tick(&state, &mut memory, instant("2027-01-01T00:00:01Z")).await;
     let [Outcome::Started { run_id, .. }] = first.as_slice() else {
         panic!("{first:?}")
@@ -287,7 +284,8 @@ async fn after_downtime_missed_firings_run_once_unless_past_their_grace() {
 
 #[tokio::test]
 async fn a_disabled_schedule_does_not_fire_and_an_edit_plans_from_now() {
-    use dango::schedules::scheduler::{Memory, tick};
+    use dango::jobs::scheduler::tick;
+    use dango::schedules::Memory;
     let app = TestApp::start().await;
     scheduled_project(
         &app,

@@ -1,7 +1,8 @@
 // The schedules page: every schedule of .dango/schedules.yml with its timing in words,
-// time zone, what it runs, when it fires next and how its last run went; "run now"; the
-// next firings on request (across daylight-saving changes); and the sources no schedule
-// covers.
+// time zone, what it runs, when it fires next and how its last run went; "run now" and
+// "cancel"; the next firings on request (across daylight-saving changes); the sources no
+// schedule covers; and, for those who manage schedules, adding, editing and removing one
+// (written into the file, its comments kept) and reloading the file after a hand edit.
 import { api, can, el, onEvent, timeEl, toast } from '/static/app.js';
 
 const box = document.getElementById('schedules');
@@ -40,13 +41,49 @@ async function load() {
       el('td', { 'data-label': 'Next run' }, s.next_run_time ? timeEl(s.next_run_time) : el('span', { class: 'muted' }, s.enabled ? 'never' : '—')),
       el('td', { 'data-label': 'Last run' }, lastRun(s.last_run)),
       el('td', { class: 'actions' }, el('div', { class: 'row-actions' },
-        can('source.sync') && s.type !== 'script' ? el('button', { type: 'button', class: 'small', 'aria-label': `Run now: ${s.name}`, onclick: (e) => runNow(s.name, e.target) }, 'Run now') : null,
-        el('button', { type: 'button', class: 'small secondary', 'aria-label': `Next 10 firings of ${s.name}`, onclick: () => preview(s.name) }, 'Next 10'))))))));
+        runningNow(s.last_run) && can('scheduler.manage')
+          ? el('button', { type: 'button', class: 'small danger', 'aria-label': `Cancel the running ${s.name}`, onclick: (e) => cancel(s.name, s.last_run.run_id, e.target) }, 'Cancel')
+          : can('source.sync') && s.type !== 'script' ? el('button', { type: 'button', class: 'small', 'aria-label': `Run now: ${s.name}`, onclick: (e) => runNow(s.name, e.target) }, 'Run now') : null,
+        el('button', { type: 'button', class: 'small secondary', 'aria-label': `Next 10 firings of ${s.name}`, onclick: () => preview(s.name) }, 'Next 10'),
+        can('scheduler.manage') ? el('button', { type: 'button', class: 'small secondary', 'aria-label': `Edit ${s.name}`, onclick: () => edit(s) }, 'Edit') : null,
+        can('scheduler.manage') ? el('button', { type: 'button', class: 'small secondary', 'aria-label': `Remove ${s.name}`, onclick: (e) => remove(s.name, e.target) }, 'Remove') : null)))))));
 }
+
+function runningNow(run) {
+  return run && (run.status === 'running' || run.status === 'queued');
+}
+
+async function cancel(name, runId, button) {
+  button.disabled = true;
+  try {
+    const result = await api('POST', `/api/schedules/jobs/${encodeURIComponent(runId)}/cancel`);
+    toast(`${name}: run ${result.status}`, 'info');
+  } catch (err) {
+    toast(`${name}: ${err.message}`, 'error');
+  }
+  load();
+}
+
+async function remove(name, button) {
+  if (!confirm(`Remove the schedule ${name} from .dango/schedules.yml? A run of it that is going continues.`)) return;
+  button.disabled = true;
+  try {
+    await api('DELETE', `/api/schedules/${encodeURIComponent(name)}`);
+    toast(`Removed ${name}`, 'info');
+  } catch (err) {
+    toast(`${name}: ${err.message}`, 'error');
+    button.disabled = false;
+  }
+  load();
+  loadUnscheduled();
+}
+
+const STATUS = { timeout: 'out of time' };
 
 function lastRun(run) {
   if (!run) return el('span', { class: 'muted' }, 'not yet');
-  return el('div', {}, el('span', { class: 'badge ' + run.status, title: run.error || null }, run.status), ' ', timeEl(run.created_at),
+  return el('div', {}, el('span', { class: 'badge ' + run.status, title: run.error || null }, STATUS[run.status] || run.status), ' ', timeEl(run.created_at),
+    run.attempt > 1 ? el('span', { class: 'muted small' }, ` · try ${run.attempt}`) : null,
     run.trigger === 'schedule' ? null : el('div', { class: 'muted small' }, 'started by hand'));
 }
 
@@ -95,10 +132,104 @@ async function loadUnscheduled() {
   }
 }
 
+// Adding and editing: one form, for a new schedule or the one being edited.
+const editDialog = document.getElementById('edit-dialog');
+const form = document.getElementById('edit-form');
+const field = (id) => document.getElementById(id);
+let editing = null;
+
+function showKindFields() {
+  const dbt = field('s-type').value === 'dbt';
+  field('s-dbt-field').hidden = !dbt;
+  field('s-sources-field').hidden = dbt;
+}
+field('s-type').addEventListener('change', showKindFields);
+
+async function edit(schedule) {
+  editing = schedule ? schedule.name : null;
+  form.reset();
+  field('edit-error').textContent = '';
+  field('edit-title').textContent = schedule ? `Edit ${schedule.name}` : 'Add schedule';
+  field('s-name').readOnly = Boolean(schedule);
+  let sources = [];
+  try {
+    sources = (await api('GET', '/api/sources')).map((s) => s.name);
+  } catch (err) {
+    field('edit-error').textContent = 'The sources could not be read: ' + err.message;
+  }
+  field('s-sources').replaceChildren(...(sources.length ? sources.map((name) => el('div', { class: 'check' },
+    el('input', { type: 'checkbox', id: `src-${name}`, value: name, checked: Boolean(schedule && schedule.sources.includes(name)) }),
+    el('label', { for: `src-${name}` }, name))) : [el('p', { class: 'muted small' }, 'No sources are configured yet.')]));
+  if (schedule) {
+    field('s-name').value = schedule.name;
+    field('s-type').value = schedule.type;
+    field('s-dbt').value = schedule.dbt_command || '';
+    field('s-cron').value = schedule.cron;
+    field('s-zone').value = schedule.timezone === 'UTC' ? '' : schedule.timezone;
+    field('s-timeout').value = schedule.timeout_minutes === 60 ? '' : schedule.timeout_minutes;
+    field('s-enabled').checked = schedule.enabled;
+  }
+  showKindFields();
+  const zones = field('zones');
+  if (!zones.children.length && Intl.supportedValuesOf) {
+    zones.replaceChildren(...Intl.supportedValuesOf('timeZone').map((z) => el('option', { value: z })));
+  }
+  editDialog.showModal();
+  (schedule ? field('s-cron') : field('s-name')).focus();
+}
+
+function formBody() {
+  const type = field('s-type').value;
+  const body = { name: field('s-name').value.trim(), type, cron: field('s-cron').value.trim(), enabled: field('s-enabled').checked };
+  if (type === 'dbt') body.dbt_command = field('s-dbt').value.trim();
+  else body.sources = [...field('s-sources').querySelectorAll('input:checked')].map((i) => i.value);
+  const zone = field('s-zone').value.trim();
+  if (zone) body.timezone = zone;
+  const timeout = field('s-timeout').value;
+  if (timeout) body.timeout_minutes = Number(timeout);
+  return body;
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = formBody();
+  const errorText = field('edit-error');
+  if (!/^[a-z][a-z0-9_]*$/.test(body.name)) { errorText.textContent = 'Name: use lowercase letters, digits and underscores, starting with a letter.'; field('s-name').focus(); return; }
+  if (!body.cron) { errorText.textContent = 'When: give a cron expression or a preset.'; field('s-cron').focus(); return; }
+  if (body.type !== 'dbt' && !body.sources.length) { errorText.textContent = 'Sources: pick at least one.'; return; }
+  field('edit-save').disabled = true;
+  try {
+    if (editing) await api('PUT', `/api/schedules/${encodeURIComponent(editing)}`, body);
+    else await api('POST', '/api/schedules', body);
+    editDialog.close();
+    toast(`${editing ? 'Saved' : 'Added'} ${body.name}`, 'info');
+    load();
+    loadUnscheduled();
+  } catch (err) {
+    errorText.textContent = err.message;
+  }
+  field('edit-save').disabled = false;
+});
+field('edit-cancel').addEventListener('click', () => editDialog.close());
+field('add-schedule').addEventListener('click', () => edit(null));
+field('reload-schedules').addEventListener('click', async (e) => {
+  e.target.disabled = true;
+  try {
+    const r = await api('POST', '/api/schedules/reload');
+    const parts = [['added', r.added], ['updated', r.updated], ['removed', r.removed]].filter(([, names]) => names.length).map(([what, names]) => `${what} ${names.join(', ')}`);
+    toast(parts.length ? `Reloaded: ${parts.join('; ')}` : 'Reloaded: nothing changed', 'info');
+  } catch (err) {
+    toast(err.message, 'error');
+  }
+  e.target.disabled = false;
+  load();
+});
+field('manage-actions').hidden = !can('scheduler.manage');
+
 // Runs end (or a schedule fires) while the page is open: show their state.
 let pending = null;
 onEvent((event) => {
-  if (!['sync_started', 'sync_completed', 'sync_failed', 'dbt_run_completed', 'dbt_run_failed'].includes(event.type)) return;
+  if (!['sync_started', 'sync_completed', 'sync_failed', 'dbt_run_started', 'dbt_run_completed', 'dbt_run_failed'].includes(event.type)) return;
   clearTimeout(pending);
   pending = setTimeout(load, 800);
 });
