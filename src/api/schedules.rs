@@ -238,7 +238,7 @@ impl SchedulesApi {
     async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<Vec<ScheduleInfo>>> {
         let file = schedules::load(&state.paths)?;
         let now = Utc::now();
-        let mut warnings = schedules::warnings(&file, &configured_sources(&state)?, now);
+        let mut warnings = all_warnings(&state, &file, now).await?;
         let mut list = Vec::with_capacity(file.schedules.len());
         for schedule in &file.schedules {
             let mut info = ScheduleInfo::with_last_run(schedule, now, &state).await?;
@@ -279,7 +279,8 @@ impl SchedulesApi {
         let schedule = schedules::find(&file, &name)?;
         let now = Utc::now();
         let mut info = ScheduleInfo::with_last_run(schedule, now, &state).await?;
-        info.warnings = schedules::warnings(&file, &configured_sources(&state)?, now)
+        info.warnings = all_warnings(&state, &file, now)
+            .await?
             .remove(&schedule.name)
             .unwrap_or_default();
         Ok(Json(info))
@@ -573,6 +574,22 @@ impl SchedulesApi {
             fire_times,
         }))
     }
+}
+
+/// What to tell about each schedule: the file's own warnings and the sources too slow
+/// for their schedule's interval (from the last 7 days of syncs).
+async fn all_warnings(
+    state: &AppState,
+    file: &crate::config::schedules::SchedulesFile,
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, Vec<String>>> {
+    let mut warnings = schedules::warnings(file, &configured_sources(state)?, now);
+    let since = now - chrono::Duration::days(7);
+    let typical = crate::sources::history::typical_seconds(&state.db, since).await?;
+    for (name, mut slow) in schedules::slow_for_interval(file, &typical, now) {
+        warnings.entry(name).or_default().append(&mut slow);
+    }
+    Ok(warnings)
 }
 
 /// The names of the sources `sources.yml` configures.

@@ -115,16 +115,59 @@ pub fn display_for(file: &SchedulesFile, source: &str) -> Option<String> {
 /// 24 h when that cannot be worked out). None for a source no enabled schedule syncs.
 pub fn stale_after_hours(file: &SchedulesFile, source: &str, now: DateTime<Utc>) -> Option<f64> {
     syncing(file, source)
-        .map(|schedule| {
-            let times = upcoming(schedule, now, 5);
-            let gap = times
-                .windows(2)
-                .map(|w| (w[1] - w[0]).num_seconds() as f64 / 3600.0)
-                .fold(f64::INFINITY, f64::min);
-            if gap.is_finite() { gap } else { 24.0 }
-        })
+        .map(|schedule| interval_seconds(schedule, now).map_or(24.0, |s| s / 3600.0))
         .reduce(f64::min)
         .map(|hours| hours * 2.0)
+}
+
+/// The schedule's interval: the smallest gap among five consecutive firings after `now`
+/// (none when it fires fewer than twice).
+fn interval_seconds(schedule: &ScheduleDef, now: DateTime<Utc>) -> Option<f64> {
+    let gap = upcoming(schedule, now, 5)
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds() as f64)
+        .fold(f64::INFINITY, f64::min);
+    gap.is_finite().then_some(gap)
+}
+
+/// Warns about sync schedules whose sources take 80 % of the interval or more to sync
+/// (`typical_seconds`: each source's average successful sync over the last days): the
+/// next firing would often find the previous run still going and be skipped.
+pub fn slow_for_interval(
+    file: &SchedulesFile,
+    typical_seconds: &std::collections::HashMap<String, f64>,
+    now: DateTime<Utc>,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let mut found: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for schedule in file.schedules.iter().filter(|s| s.enabled) {
+        let Some(interval) = interval_seconds(schedule, now) else {
+            continue;
+        };
+        for source in &schedule.sources {
+            let Some(typical) = typical_seconds.get(source) else {
+                continue;
+            };
+            if *typical >= 0.8 * interval {
+                found.entry(schedule.name.clone()).or_default().push(format!(
+                    "syncs of '{source}' take {} on average (last 7 days), {:.0} % of the {} between firings: a firing will often find the previous run still going and be skipped",
+                    seconds_text(*typical),
+                    typical / interval * 100.0,
+                    seconds_text(interval)
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn seconds_text(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 5400.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
 }
 
 /// What to tell about each schedule that is valid but probably not what was meant
@@ -193,6 +236,25 @@ mod tests {
 - {name: off, cron: every_15m, sources: [stripe], enabled: false}
 - {name: later, cron: daily, sources: [crm], start_date: '2030-01-01T00:00:00Z'}
 ";
+
+    #[test]
+    fn a_sync_that_takes_most_of_the_interval_is_flagged() {
+        let f = file(
+            "schedules:\n- {name: quick, cron: every_15m, sources: [orders, crm]}\n- {name: nightly, cron: daily, sources: [orders]}\n",
+        );
+        let typical: std::collections::HashMap<String, f64> = [
+            ("orders".to_string(), 13.0 * 60.0),
+            ("crm".to_string(), 60.0),
+        ]
+        .into();
+        let found = slow_for_interval(&f, &typical, utc("2026-06-01T10:00:00Z"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let [warning] = found["quick"].as_slice() else {
+            panic!("{found:?}")
+        };
+        assert!(warning.contains("'orders' take 13 min"), "{warning}");
+        assert!(warning.contains("87 % of the 15 min"), "{warning}");
+    }
 
     #[test]
     fn labels_and_unscheduled_sources() {

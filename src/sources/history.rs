@@ -61,6 +61,29 @@ pub async fn latest(
         .await?)
 }
 
+/// Each source's average successful sync, in seconds, over the syncs since `since`.
+pub async fn typical_seconds(
+    db: &DatabaseConnection,
+    since: chrono::DateTime<chrono::Utc>,
+) -> crate::Result<std::collections::HashMap<String, f64>> {
+    let rows = sync_history::Entity::find()
+        .filter(sync_history::Column::Status.eq("success"))
+        .filter(sync_history::Column::StartedAt.gte(since))
+        .all(db)
+        .await?;
+    let mut sums: std::collections::HashMap<String, (f64, u32)> = Default::default();
+    for row in rows {
+        let seconds = (row.finished_at - row.started_at).num_milliseconds() as f64 / 1000.0;
+        let entry = sums.entry(row.source).or_default();
+        entry.0 += seconds.max(0.0);
+        entry.1 += 1;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(source, (sum, count))| (source, sum / f64::from(count)))
+        .collect())
+}
+
 /// When `source` last synced successfully.
 pub async fn last_success(
     db: &DatabaseConnection,

@@ -127,6 +127,7 @@ run(async (browser) => {
   check((await page.textContent('tr[data-schedule=nightly]')).includes('Daily at 6 AM'), 'the cron in words');
   check((await page.textContent('tr[data-schedule=nightly]')).includes('orders, customers'), 'what it syncs, as text');
   check((await page.textContent('#unscheduled')).includes('products'), 'the source without a schedule is named');
+  await page.waitForFunction(() => document.querySelector('#notifications').textContent.includes('No webhooks'));
   await page.click('tr[data-schedule=nightly] button:has-text("Next 10")');
   await page.waitForSelector('#preview-body ol.fire-times li');
   check(await page.locator('#preview-body ol.fire-times li').count() === 10, 'ten firings');
@@ -168,9 +169,10 @@ run(async (browser) => {
   await page.click('#edit-save');
   await page.waitForFunction(() => document.querySelector('tr[data-schedule=products_weekly]')?.textContent.includes('Every hour'));
   await screenshots(page, 'schedules-managed');
-  page.once('dialog', (dialog) => dialog.accept());
+  page.acceptConfirm = true;
   await page.click('tr[data-schedule=products_weekly] button:has-text("Remove")');
   await page.waitForFunction(() => !document.querySelector('tr[data-schedule=products_weekly]'));
+  page.acceptConfirm = false;
   await page.click('#reload-schedules');
   await page.waitForSelector('.toast:has-text("Reloaded")');
 

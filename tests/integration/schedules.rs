@@ -363,3 +363,45 @@ async fn run_now_starts_the_schedules_run_for_whoever_may_sync() {
         .await;
     assert_eq!(refused.status(), 400);
 }
+
+#[tokio::test]
+async fn a_scheduled_source_not_synced_for_twice_its_interval_is_stale() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = TestApp::start().await;
+    let editor = app.login_as(Role::Editor).await;
+    app.synced_csv_source(&editor, "orders", "id\n1\n").await;
+    write_schedules(
+        &app,
+        "schedules:\n- {name: quarter_hourly, cron: every_15m, sources: [orders]}\n",
+    );
+    let sources = app.get_json(&editor, "/api/sources").await;
+    assert_eq!(sources[0]["status"], "synced", "{sources}");
+    assert_eq!(sources[0]["schedule_display"], "Every 15 minutes");
+
+    // the last sync was 40 minutes ago: more than twice the schedule's 15 minutes
+    let earlier = chrono::Utc::now() - chrono::Duration::minutes(40);
+    dango_entity::sync_history::Entity::update_many()
+        .col_expr(
+            dango_entity::sync_history::Column::StartedAt,
+            Expr::value(earlier),
+        )
+        .col_expr(
+            dango_entity::sync_history::Column::FinishedAt,
+            Expr::value(earlier),
+        )
+        .filter(dango_entity::sync_history::Column::Source.eq("orders"))
+        .exec(app.db())
+        .await
+        .unwrap();
+    app.server.state.source_facts.history_recorded();
+    let sources = app.get_json(&editor, "/api/sources").await;
+    assert_eq!(sources[0]["status"], "stale", "{sources}");
+
+    // a daily schedule instead: 40 minutes is fresh again
+    write_schedules(
+        &app,
+        "schedules:\n- {name: nightly, cron: daily, sources: [orders]}\n",
+    );
+    let sources = app.get_json(&editor, "/api/sources").await;
+    assert_eq!(sources[0]["status"], "synced", "{sources}");
+}

@@ -226,6 +226,52 @@ field('reload-schedules').addEventListener('click', async (e) => {
 });
 field('manage-actions').hidden = !can('scheduler.manage');
 
+// Notifications: where they go and how the last deliveries went.
+const HOOK_EXAMPLE = 'notifications:\n  webhooks:\n  - name: ops\n    url: https://example.com/dango-hook   # or a Slack webhook URL\n  on_success: false\n# sign generic payloads: DANGO_WEBHOOK_SECRET_OPS=… in .env';
+
+async function loadNotifications() {
+  const target = document.getElementById('notifications');
+  let config;
+  let deliveries;
+  try {
+    [config, deliveries] = await Promise.all([api('GET', '/api/notifications/config'), api('GET', '/api/notifications/deliveries?limit=10')]);
+  } catch (err) {
+    target.replaceChildren(el('p', { class: 'error', role: 'alert' }, err.message));
+    return;
+  }
+  const testButton = document.getElementById('test-notification');
+  testButton.hidden = !(config.webhooks.length && can('scheduler.manage'));
+  if (!config.webhooks.length) {
+    target.replaceChildren(el('p', {}, 'No webhooks: runs are not announced. Add them to .dango/schedules.yml, for example:'),
+      el('pre', { class: 'sql', tabindex: '0', 'aria-label': 'Example notifications' }, HOOK_EXAMPLE));
+    return;
+  }
+  const events = [['failures', config.on_failure], ['successes', config.on_success], ['stale sources', config.on_stale]].filter(([, on]) => on).map(([what]) => what);
+  target.replaceChildren(
+    el('ul', { class: 'plain' }, config.webhooks.map((h) => el('li', {}, el('span', { class: 'strong' }, h.name), ' ', el('code', {}, h.url), ' ',
+      el('span', { class: 'badge' }, h.format), ' ', h.format === 'slack' ? null : el('span', { class: 'muted small' }, h.signed ? 'signed' : `unsigned (set ${h.secret_env} in .env to sign)`)))),
+    el('p', { class: 'muted small' }, `Sent for ${events.join(', ') || 'nothing (every on_* switch is off)'}; stale after ${config.stale_threshold_hours} h without a sync.`),
+    el('h3', { class: 'h4' }, `Last deliveries (${deliveries.total})`),
+    deliveries.items.length
+      ? el('ul', { class: 'plain', id: 'deliveries' }, deliveries.items.map((d) => el('li', {},
+        el('span', { class: 'badge ' + (d.status === 'delivered' ? 'success' : 'failed') }, d.status), ' ', d.event, ' → ', d.webhook, ' ', timeEl(d.created_at),
+        d.attempts > 1 ? el('span', { class: 'muted small' }, ` · ${d.attempts} attempts`) : null,
+        d.error ? el('div', { class: 'small error' }, d.error) : null)))
+      : el('p', { class: 'muted' }, 'Nothing sent yet.'));
+}
+
+document.getElementById('test-notification').addEventListener('click', async (e) => {
+  e.target.disabled = true;
+  try {
+    const sent = await api('POST', '/api/notifications/test');
+    toast(sent.status === 'sent' ? 'Test notification delivered' : 'A webhook did not take the test notification', sent.status === 'sent' ? 'info' : 'error');
+  } catch (err) {
+    toast(err.message, 'error');
+  }
+  e.target.disabled = false;
+  loadNotifications();
+});
+
 // Runs end (or a schedule fires) while the page is open: show their state.
 let pending = null;
 onEvent((event) => {
@@ -235,3 +281,4 @@ onEvent((event) => {
 });
 load();
 loadUnscheduled();
+loadNotifications();
