@@ -76,6 +76,8 @@ pub struct AppState {
     pub jobs: JobQueue,
     /// The runs executing in this process, each with its stop switch.
     pub run_controls: crate::runs::control::RunControls,
+    /// The first sync of a fresh deployment, while it goes and after.
+    pub initial_sync: crate::runs::initial_sync::InitialSync,
     /// The scheduler's plans (it ticks with them; a reload diffs against them).
     pub scheduler: tokio::sync::Mutex<crate::schedules::Memory>,
     pub watcher: FileWatcher,
@@ -121,6 +123,7 @@ impl AppState {
             events: EventBus::default(),
             jobs,
             run_controls: Default::default(),
+            initial_sync: Default::default(),
             scheduler: Default::default(),
             watcher: Default::default(),
             source_facts: Default::default(),

@@ -16,6 +16,9 @@ pub enum Access {
     Authenticated,
     /// Signed in with a role that holds the permission.
     Permission(Permission),
+    /// The one-time deploy token or an admin; the handler checks which (the guard lets
+    /// an unknown bearer token through, as for public routes).
+    DeployTokenOrAdmin,
 }
 
 impl Access {
@@ -26,7 +29,13 @@ impl Access {
             Access::PartialSession => "partial_session",
             Access::Authenticated => "authenticated",
             Access::Permission(p) => p.as_str(),
+            Access::DeployTokenOrAdmin => "deploy_token_or_admin",
         }
+    }
+
+    /// Whether the guard lets anyone through and the handler decides.
+    pub fn checked_by_handler(self) -> bool {
+        matches!(self, Access::Public | Access::DeployTokenOrAdmin)
     }
 }
 
@@ -127,6 +136,14 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         P(SchedulerManage),
     ),
     ("POST", "/api/schedules/reload", P(SchedulerManage)),
+    (
+        "POST",
+        "/api/initial-sync/start",
+        Access::DeployTokenOrAdmin,
+    ),
+    ("GET", "/api/initial-sync/status", Auth),
+    ("POST", "/api/initial-sync/skip-source", P(PlatformManage)),
+    ("POST", "/api/initial-sync/cancel", P(PlatformManage)),
     ("GET", "/api/notifications/config", P(SchedulerView)),
     ("POST", "/api/notifications/test", P(SchedulerManage)),
     ("GET", "/api/notifications/deliveries", P(SchedulerView)),

@@ -245,7 +245,7 @@ impl<E> GuardEndpoint<E> {
                 .await?
         } else if client.is_local() {
             (Some(Principal::local_admin()), false)
-        } else if access == Access::Public {
+        } else if access.checked_by_handler() {
             (None, false)
         } else {
             // Without authentication every caller is an admin: only this machine may call,
@@ -473,7 +473,7 @@ impl<E> GuardEndpoint<E> {
             {
                 return Ok((Some(Principal::local_cli()), false));
             }
-            if access == Access::Public {
+            if access.checked_by_handler() {
                 return Ok((None, false));
             }
             return Err(Error::unauthenticated("Invalid CLI token")
@@ -500,7 +500,7 @@ impl<E> GuardEndpoint<E> {
                     };
                     return Ok((Some(principal), false));
                 }
-                None if access != Access::Public => {
+                None if !access.checked_by_handler() => {
                     return Err(
                         Error::unauthenticated("Invalid, expired or revoked API key")
                             .with_code(code::INVALID_TOKEN)

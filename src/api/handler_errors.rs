@@ -63,7 +63,6 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
     ("status", &[]),
     ("watcher_status", &[]),
     ("platform_health", &[]),
-    ("deployment_history", &[]),
     ("get_config", &[]),
     ("get_metabase_config", &[]),
     // Users
@@ -371,6 +370,28 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         )],
     ),
     ("notification_deliveries", &[]),
+    (
+        "start_initial_sync",
+        &[
+            (400, ".dango/sources.yml is invalid"),
+            (401, "Neither the deploy token nor a signed-in admin"),
+            (403, "Signed in, but not an admin"),
+            (409, "The first sync is already in progress"),
+        ],
+    ),
+    ("initial_sync_status", &[]),
+    (
+        "deployment_history",
+        &[(400, "`limit` is not between 1 and 100")],
+    ),
+    (
+        "skip_initial_sync_source",
+        &[(409, "No first sync is syncing")],
+    ),
+    (
+        "cancel_initial_sync",
+        &[(409, "No first sync is in progress")],
+    ),
     (
         "cancel_job",
         &[

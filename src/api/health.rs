@@ -57,12 +57,6 @@ pub struct WatcherStatus {
     pub error: Option<String>,
 }
 
-#[derive(Object)]
-pub struct DeploymentHistory {
-    pub deployments: Vec<serde_json::Value>,
-    pub total: u64,
-}
-
 fn human_duration(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
     match (h, m) {
@@ -165,31 +159,6 @@ impl HealthApi {
     )]
     async fn platform(&self, state: Data<&Arc<AppState>>) -> Json<PlatformHealth> {
         Json(platform_health(HealthDeps::of(&state)).await)
-    }
-
-    /// Deployment history (cloud deployments; empty for a local install)
-    ///
-    /// Entries of `.dango/state/deployments.jsonl`, newest first; unreadable lines are
-    /// skipped. Nothing in a local install writes this file, so the list is normally empty.
-    #[oai(
-        path = "/api/deployments/history",
-        method = "get",
-        operation_id = "deployment_history"
-    )]
-    async fn deployments(&self, state: Data<&Arc<AppState>>) -> Json<DeploymentHistory> {
-        let journal = state.paths.state_dir().join("deployments.jsonl");
-        let deployments: Vec<serde_json::Value> = std::fs::read_to_string(journal)
-            .map(|text| {
-                text.lines()
-                    .rev()
-                    .filter_map(|l| serde_json::from_str(l).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Json(DeploymentHistory {
-            total: deployments.len() as u64,
-            deployments,
-        })
     }
 }
 

@@ -18,6 +18,7 @@ mod dbt;
 mod files;
 mod handler_errors;
 mod health;
+mod initial_sync;
 pub mod mcp;
 mod notifications;
 mod oauth;
@@ -90,7 +91,11 @@ macro_rules! api_groups {
 }
 
 api_groups! {
-    platform: [health::HealthApi, settings::SettingsApi],
+    platform: [
+        health::HealthApi,
+        settings::SettingsApi,
+        initial_sync::DeploymentsApi,
+    ],
     identity: [
         auth::AuthApi,
         oauth::OAuthApi,
@@ -101,6 +106,7 @@ api_groups! {
     data: [
         sources::SourcesApi,
         sync::SyncApi,
+        initial_sync::InitialSyncApi,
         files::FilesApi,
         schedules::SchedulesApi,
         notifications::NotificationsApi,

@@ -384,6 +384,10 @@ fn complete_operation(method: &str, path: &str, operation: &mut Value) {
         Access::PartialSession => "Needs the partial (2FA-pending) session cookie.".to_string(),
         Access::Authenticated => "Any signed-in user.".to_string(),
         Access::Permission(p) => format!("Permission `{p}`."),
+        Access::DeployTokenOrAdmin => {
+            "The one-time deploy token (`Authorization: Bearer dango_deploy_…`) or an admin."
+                .to_string()
+        }
     };
     let description = operation
         .get("description")

@@ -104,6 +104,8 @@ pub enum Command {
         #[command(subcommand)]
         command: auth::AuthCommand,
     },
+    /// Print a new one-time token that may start the first sync (POST /api/initial-sync/start)
+    DeployToken,
     /// Print the OpenAPI document
     Openapi,
     /// Serve the MCP server on stdio for local agent tools (as the local CLI)
@@ -192,6 +194,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Auth { command } => auth::run(project_root(cli.project)?, command).await,
         Command::Schedule { command } => schedule::run(project_root(cli.project)?, command).await,
         Command::Mcp => mcp::run(project_root(cli.project)?).await,
+        Command::DeployToken => {
+            let paths = crate::config::ProjectPaths::new(&project_root(cli.project)?);
+            let token = crate::jobs::initial_sync::new_deploy_token(&paths)?;
+            println!("{token}");
+            eprintln!(
+                "One-time token (shown once; a new one replaces it): start the first sync with\n  curl -X POST -H 'Authorization: Bearer {token}' http://HOST/api/initial-sync/start"
+            );
+            Ok(())
+        }
         Command::Openapi => {
             print!("{}", crate::api::spec_json(&crate::api::service()));
             Ok(())

@@ -43,6 +43,9 @@ pub async fn start(
         );
     }
     let app = App::open(&root).await?;
+    if let Some(deployment) = crate::project::deployments::record_if_changed(&paths) {
+        tracing::info!("deployment recorded: {}", deployment.changed.join(", "));
+    }
     let admin = crate::project::ensure_first_admin(&app.state().db).await?;
     super::print_admin(admin.as_ref());
     let running = app.bind(&format!("{host}:{port}")).await?;

@@ -3,6 +3,7 @@
 
 pub mod cancel;
 mod dbt_cli;
+pub mod initial_sync;
 pub mod scheduler;
 pub mod start;
 pub mod sync;

@@ -2,6 +2,7 @@
 //! directory).
 
 pub mod demo;
+pub mod deployments;
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,7 @@
 //! queue that hands recorded runs to a worker ([`queue`]). Executing a run is `jobs`'s.
 
 pub mod control;
+pub mod initial_sync;
 pub mod queue;
 
 use std::collections::HashMap;

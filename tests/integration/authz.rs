@@ -36,6 +36,10 @@ fn expected(access: &str, identity: Identity) -> Expected {
         ("public", _) => Expected::Allowed,
         // Only a partial (2FA-pending) session may call these; nobody here has one.
         ("partial_session", _) => Expected::Unauthenticated,
+        // Nobody here holds the deploy token: an admin may, others are refused.
+        ("deploy_token_or_admin", None) => Expected::Unauthenticated,
+        ("deploy_token_or_admin", Some(Role::Admin)) => Expected::Allowed,
+        ("deploy_token_or_admin", Some(_)) => Expected::Forbidden,
         (_, None) => Expected::Unauthenticated,
         ("authenticated", Some(_)) => Expected::Allowed,
         (token, Some(role)) => {

@@ -464,6 +464,26 @@ fn schedule_commands_edit_the_file_and_go_through_the_running_server() {
         std::fs::read_to_string(&schedules).unwrap(),
         "# kept\nschedules: []\n"
     );
+    // the start was journaled (the first one always is); another with no change is not
+    let journal = project.join(".dango/state/deployments.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("\"first start\""), "{text}");
+    let (again, _url) = start_server(dango(project).args(["start", "--port", "0"]));
+    again.stop();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "schedules.yml changed since: {text}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains(".dango/schedules.yml"),
+        "{text}"
+    );
 }
 
 #[test]

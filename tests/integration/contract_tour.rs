@@ -582,6 +582,32 @@ async fn every_operation_answers_as_documented() {
     )
     .await;
 
+    // last: the first sync runs in the background
+    tour.call(
+        "skip_initial_sync_source",
+        admin.post(url("/api/initial-sync/skip-source")),
+        409,
+    )
+    .await;
+    tour.call(
+        "cancel_initial_sync",
+        admin.post(url("/api/initial-sync/cancel")),
+        409,
+    )
+    .await;
+    tour.call(
+        "start_initial_sync",
+        admin.post(url("/api/initial-sync/start")),
+        200,
+    )
+    .await;
+    tour.call(
+        "initial_sync_status",
+        admin.get(url("/api/initial-sync/status")),
+        200,
+    )
+    .await;
+
     let spec = dango::api::spec::document(&dango::api::service());
     let all: BTreeSet<String> = spec["paths"]
         .as_object()

@@ -16,6 +16,7 @@ mod conformance;
 mod dbt_api;
 mod dbt_engine;
 mod fault;
+mod initial_sync;
 mod mcp;
 mod notifications;
 mod oauth;
