@@ -64,6 +64,7 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
         }
         constrain_fields(schemas);
         with_event_envelope(schemas);
+        unwrap_enum_defaults(schemas);
     }
     integer_bounds(&mut spec);
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
@@ -77,6 +78,36 @@ pub fn document(service: &OpenApiService<Api, ()>) -> Value {
         }
     }
     spec
+}
+
+/// A field of an enum type with a default comes out as `allOf: [{$ref}, {default}]`, and
+/// generated clients cannot take `allOf` of a non-object: the field becomes the `$ref` (with
+/// its default beside it, for people).
+fn unwrap_enum_defaults(schemas: &mut serde_json::Map<String, Value>) {
+    let enums: Vec<String> = schemas
+        .iter()
+        .filter(|(_, schema)| schema.get("enum").is_some())
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
+    for schema in schemas.values_mut() {
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for property in properties.values_mut() {
+            let reference = property
+                .get("allOf")
+                .and_then(Value::as_array)
+                .and_then(|parts| parts.first())
+                .and_then(|first| first.get("$ref"))
+                .and_then(Value::as_str)
+                .filter(|r| enums.iter().any(|e| e == r))
+                .map(str::to_string);
+            if let (Some(reference), Some(default)) = (reference, property.get("default").cloned())
+            {
+                *property = json!({"$ref": reference, "default": default});
+            }
+        }
+    }
 }
 
 /// Each kind of `PlatformEvent` is its `type`, its own fields and the envelope every event

@@ -9,6 +9,8 @@ const initialSync = document.getElementById('initial-sync');
 const feed = document.getElementById('activity');
 let sources = [];
 let running = new Map();
+/// Whether the deployment's first sync is going (it then owns the banner).
+let firstSyncGoing = false;
 
 function stat(label, value, href, note) {
   const body = [el('div', { class: 'muted' }, label), el('div', { class: 'stat' }, value), note ? el('div', { class: 'muted small' }, note) : null];
@@ -30,11 +32,45 @@ function drawSources() {
   showSyncingCount(syncingCount, running);
   const enabled = sources.filter((s) => s.enabled);
   const never = enabled.filter((s) => s.status === 'not_synced');
-  // First load of a project: say how far it is, until every source has synced once.
+  // First load of a project: say how far it is, until every source has synced once (the
+  // deployment's first sync, when one is going, says it better: see firstSync).
+  if (firstSyncGoing) return drawSourceList();
   if (never.length && running.size) {
     initialSync.hidden = false;
     initialSync.textContent = `Loading your data: ${enabled.length - never.length} of ${enabled.length} sources synced so far.`;
   } else initialSync.hidden = true;
+  drawSourceList();
+}
+
+// The first sync of a deployment: which source it is on, with skip and cancel for admins.
+async function firstSync() {
+  let progress;
+  try {
+    progress = await api('GET', '/api/initial-sync/status');
+  } catch (_) { return; }
+  firstSyncGoing = progress.phase === 'syncing' || progress.phase === 'building';
+  if (!firstSyncGoing) { drawSources(); return; }
+  const what = progress.phase === 'building'
+    ? 'building the models'
+    : `syncing ${progress.current_source_name || '…'} (${progress.current_source_index} of ${progress.total_sources})`;
+  const done = progress.completed_sources.length;
+  const failed = progress.failed_sources.length;
+  const act = (path, label) => el('button', { type: 'button', class: 'small secondary', onclick: async (e) => {
+    e.target.disabled = true;
+    try { await api('POST', path); } catch (err) { showError('health', err); }
+    firstSync();
+  } }, label);
+  initialSync.hidden = false;
+  initialSync.replaceChildren(
+    el('span', {}, `First sync: ${what}. ${done} loaded`, failed ? `, ${failed} failed` : '', '.'),
+    ' ',
+    can('platform.manage') && progress.phase === 'syncing' && !progress.skip_current_requested ? act('/api/initial-sync/skip-source', 'Skip this source') : null,
+    ' ',
+    can('platform.manage') && !progress.cancel_requested ? act('/api/initial-sync/cancel', 'Cancel') : null);
+  setTimeout(firstSync, 1500);
+}
+
+function drawSourceList() {
   if (!sources.length) {
     sourceList.replaceChildren(el('p', { class: 'muted' }, 'No sources yet: add one to .dango/sources.yml.'));
     return;
@@ -100,7 +136,7 @@ function entry(e, isNew) {
 (async () => {
   const me = await api('GET', '/api/auth/me');
   if (me.auth_enabled && !me.authenticated) { location.href = '/login?next=/'; return; }
-  await Promise.all([loadSources(), loadHealth(), loadActivity()]);
+  await Promise.all([loadSources(), loadHealth(), loadActivity(), firstSync()]);
   running = trackSyncs(sources, drawSources, () => { loadSources(); loadHealth(); });
   drawSources();
   let pending = null;
