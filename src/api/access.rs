@@ -236,10 +236,23 @@ pub fn lookup(method: &str, path: &str) -> Option<Access> {
 /// The methods served at a concrete path, for the `Allow` header of a 405.
 pub fn methods_for(path: &str) -> Vec<&'static str> {
     let segments = segments(path);
-    let mut methods: Vec<&'static str> = ROUTES
+    let matches: Vec<(&'static str, usize)> = ROUTES
         .iter()
-        .filter(|(_, template, _)| literal_match(template, &segments).is_some())
-        .map(|(method, _, _)| *method)
+        .filter_map(|(method, template, _)| {
+            literal_match(template, &segments).map(|literals| (*method, literals))
+        })
+        .collect();
+    // `/api/schedules/reload` is its own resource, not a schedule called "reload": only
+    // the templates that match the most segments literally count.
+    let best = matches
+        .iter()
+        .map(|(_, literals)| *literals)
+        .max()
+        .unwrap_or(0);
+    let mut methods: Vec<&'static str> = matches
+        .iter()
+        .filter(|(_, literals)| *literals == best)
+        .map(|(method, _)| *method)
         .collect();
     methods.sort_unstable();
     methods.dedup();

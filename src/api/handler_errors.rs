@@ -369,7 +369,10 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
             ".dango/schedules.yml is invalid, or it configures no webhook",
         )],
     ),
-    ("notification_deliveries", &[]),
+    (
+        "notification_deliveries",
+        &[(400, "`limit` or `offset` is out of range")],
+    ),
     (
         "start_initial_sync",
         &[

@@ -213,7 +213,9 @@ impl NotificationsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-        #[oai(default)] offset: Query<u64>,
+        /// Deliveries to skip from the newest (at most 1,000,000).
+        #[oai(default, validator(maximum(value = "1000000")))]
+        offset: Query<u64>,
     ) -> Result<Json<Deliveries>> {
         let filter = DeliveryFilter {
             event: event.0,
