@@ -146,7 +146,7 @@ run(async (browser) => {
 
   // an admin adds a schedule for the source that had none, edits it, and removes it
   await page.click('#add-schedule');
-  await page.waitForSelector('#s-sources input[value=products]');
+  await page.waitForSelector('#edit-dialog[open] #s-sources input[value=products]');
   await accessible(page, 'schedule form');
   await page.fill('#s-name', 'Bad Name');
   await page.fill('#s-cron', 'daily');
@@ -164,7 +164,10 @@ run(async (browser) => {
   check((await page.textContent('tr[data-schedule=products_weekly]')).includes('Weekly (Monday at 6 AM)'), 'the new schedule in words');
   await page.waitForFunction(() => document.querySelector('#unscheduled').textContent.includes('Every source is on a schedule'));
   await page.click('tr[data-schedule=products_weekly] button:has-text("Edit")');
-  check(await page.inputValue('#s-cron') === '0 6 * * 1', 'the form holds the schedule');
+  // the form opens once the sources are read, filled with the schedule
+  await page.waitForSelector('#edit-dialog[open]');
+  await page.waitForFunction(() => document.querySelector('#s-cron').value === '0 6 * * 1', null, { timeout: 5000 })
+    .catch(async () => check(false, 'the form holds the schedule: ' + await page.inputValue('#s-cron')));
   await page.fill('#s-cron', 'every_hour');
   await page.click('#edit-save');
   await page.waitForFunction(() => document.querySelector('tr[data-schedule=products_weekly]')?.textContent.includes('Every hour'));
