@@ -42,12 +42,7 @@ pub(super) async fn save(
     edit: Edit,
     event: &'static str,
 ) -> Result<Reloaded> {
-    let sources: Vec<String> = crate::sources::load(&state.paths)?
-        .sources
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    schedules::change(&state.paths, &edit, &sources)?;
+    schedules::change(&state.paths, &edit)?;
     let name = match &edit {
         Edit::Upsert(schedule) => schedule.name.clone(),
         Edit::Remove(name) => name.clone(),

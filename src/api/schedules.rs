@@ -257,7 +257,7 @@ impl SchedulesApi {
     async fn unscheduled(&self, state: Data<&Arc<AppState>>) -> Result<Json<UnscheduledSources>> {
         let file = schedules::load(&state.paths)?;
         Ok(Json(UnscheduledSources {
-            sources: schedules::unscheduled(&file, &configured_sources(&state)?),
+            sources: schedules::unscheduled(&file, &crate::sources::names(&state.paths)?),
         }))
     }
 
@@ -583,22 +583,13 @@ async fn all_warnings(
     file: &crate::config::schedules::SchedulesFile,
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashMap<String, Vec<String>>> {
-    let mut warnings = schedules::warnings(file, &configured_sources(state)?, now);
+    let mut warnings = schedules::warnings(file, &crate::sources::names(&state.paths)?, now);
     let since = now - chrono::Duration::days(7);
     let typical = crate::sources::history::typical_seconds(&state.db, since).await?;
     for (name, mut slow) in schedules::slow_for_interval(file, &typical, now) {
         warnings.entry(name).or_default().append(&mut slow);
     }
     Ok(warnings)
-}
-
-/// The names of the sources `sources.yml` configures.
-fn configured_sources(state: &AppState) -> Result<Vec<String>> {
-    Ok(crate::sources::load(&state.paths)?
-        .sources
-        .into_iter()
-        .map(|s| s.name)
-        .collect())
 }
 
 fn ten() -> u64 {

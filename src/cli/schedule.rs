@@ -154,13 +154,7 @@ fn running_server(paths: &ProjectPaths, what: &str) -> anyhow::Result<Option<Run
 
 /// Writes `edit` into the file, then has a running server reload it.
 async fn change(paths: &ProjectPaths, edit: Edit) -> anyhow::Result<()> {
-    let sources: Vec<String> = crate::sources::load(paths)
-        .map_err(|e| anyhow::anyhow!(e.message))?
-        .sources
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    schedules::change(paths, &edit, &sources).map_err(|e| anyhow::anyhow!(e.message))?;
+    schedules::change(paths, &edit).map_err(|e| anyhow::anyhow!(e.message))?;
     if let Some(server) = running_server(paths, "reload the schedules")? {
         server
             .post_json("/api/schedules/reload", &serde_json::json!({}))
@@ -253,29 +247,19 @@ fn join(list: &Value) -> String {
 /// fail; warnings are printed.
 fn validate(paths: &ProjectPaths) -> anyhow::Result<()> {
     let file = schedules::load(paths).map_err(|e| anyhow::anyhow!(e.message))?;
-    let sources: Vec<String> = crate::sources::load(paths)
-        .map_err(|e| anyhow::anyhow!(e.message))?
-        .sources
+    let sources = crate::sources::names(paths).map_err(|e| anyhow::anyhow!(e.message))?;
+    let errors: Vec<String> = schedules::unconfigured(&file, &sources)
         .into_iter()
-        .map(|s| s.name)
+        .map(|(schedule, source)| {
+            format!("{schedule}: sources: '{source}' is not configured in .dango/sources.yml")
+        })
         .collect();
-    let mut errors = Vec::new();
-    for schedule in &file.schedules {
-        for source in schedule.sources.iter().filter(|s| !sources.contains(s)) {
-            errors.push(format!(
-                "{}: sources: '{source}' is not configured in .dango/sources.yml",
-                schedule.name
-            ));
-        }
-    }
-    let warnings = schedules::warnings(&file, &sources, Utc::now());
+    let warnings = schedules::overlapping(&file, Utc::now());
     let mut names: Vec<&String> = warnings.keys().collect();
     names.sort();
     for name in names {
         for warning in &warnings[name] {
-            if !warning.contains("is not configured") {
-                println!("warning: {name}: {warning}");
-            }
+            println!("warning: {name}: {warning}");
         }
     }
     if !errors.is_empty() {

@@ -74,14 +74,7 @@ pub async fn cancel(
     };
     control.stop(StopReason::Cancelled { by });
     audit_cancel(deps.db, principal, &run, "running").await;
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        let current = runs::get(deps.db, run_id).await?;
-        if runs::is_terminal(&current.status) || tokio::time::Instant::now() >= deadline {
-            return Ok(current);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    runs::wait_end(deps.db, run_id, Some(SETTLE)).await
 }
 
 async fn audit_cancel(

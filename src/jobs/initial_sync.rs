@@ -4,7 +4,6 @@
 //! source really stops its run, cancelling stops the current run and the rest.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -168,16 +167,13 @@ async fn run_to_end(state: &Arc<AppState>, request: RunRequest) -> std::result::
     state
         .initial_sync
         .update(&state.paths, |p| p.current_run_id = Some(run.id.clone()));
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let current = runs::get(&state.db, &run.id).await.map_err(|e| e.message)?;
-        match RunStatus::parse(&current.status) {
-            Some(RunStatus::Success) => return Ok(()),
-            Some(status) if status.is_terminal() => {
-                return Err(current.error.unwrap_or_else(|| status.as_str().into()));
-            }
-            _ => {}
-        }
+    let ended = runs::wait_end(&state.db, &run.id, None)
+        .await
+        .map_err(|e| e.message)?;
+    if ended.status == RunStatus::Success.as_str() {
+        Ok(())
+    } else {
+        Err(ended.error.unwrap_or(ended.status))
     }
 }
 

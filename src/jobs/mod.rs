@@ -28,6 +28,7 @@ pub use start::{Requester, RunDeps, RunRequest, SyncRequest, start};
 
 /// What executing a run needs: the stores it writes, the bus it announces on, the
 /// project's files, and the configuration as it was when the run began.
+#[derive(Clone)]
 pub struct RunContext<'a> {
     pub db: &'a DatabaseConnection,
     pub warehouse: &'a Arc<Warehouse>,
@@ -61,23 +62,6 @@ impl<'a> RunContext<'a> {
             controls: &state.run_controls,
             control: RunControl::unattended(),
             notify: crate::notifications::NotifyDeps::of(state),
-        }
-    }
-
-    /// The same context for a run with its own stop switch.
-    fn with_control(&self, control: Arc<RunControl>) -> Self {
-        Self {
-            db: self.db,
-            warehouse: self.warehouse,
-            events: self.events,
-            paths: self.paths,
-            config: self.config.clone(),
-            facts: self.facts,
-            artifacts: self.artifacts,
-            target_dir: self.target_dir.clone(),
-            controls: self.controls,
-            control,
-            notify: self.notify.clone(),
         }
     }
 
@@ -128,7 +112,10 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
         }
     };
     let registered = ctx.controls.register(run_id);
-    let ctx = &ctx.with_control(registered.control().clone());
+    let ctx = &RunContext {
+        control: registered.control().clone(),
+        ..ctx.clone()
+    };
     let limit = runs::options_of(&run)
         .timeout_seconds
         .filter(|s| s.is_finite() && *s > 0.0)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::activity::{self, Level};
-use crate::config::schedules::{ScheduleDef, ScheduleKind};
+use crate::config::schedules::{ScheduleDef, ScheduleKind, SchedulesFile};
 use crate::jobs::transform::TransformSpec;
 use crate::jobs::{Requester, RunDeps, RunRequest, SyncRequest};
 use crate::runs::{self, RunStatus};
@@ -70,6 +70,23 @@ pub async fn stop(state: &AppState) {
 /// is not the holder forgets its plans (the holder's runs will be its starting point if
 /// it takes over).
 pub async fn tick(state: &AppState, memory: &mut Memory, now: DateTime<Utc>) -> Vec<Outcome> {
+    match schedules::load(&state.paths) {
+        Ok(file) => tick_with(state, memory, &file, now).await,
+        Err(err) => {
+            // Keep what was planned; nothing fires from a file that does not validate.
+            tracing::warn!("schedules are not read: {}", err.message);
+            vec![]
+        }
+    }
+}
+
+/// [`tick`] with the schedules file as just read.
+async fn tick_with(
+    state: &AppState,
+    memory: &mut Memory,
+    file: &SchedulesFile,
+    now: DateTime<Utc>,
+) -> Vec<Outcome> {
     let ttl = chrono::Duration::seconds(LEASE_SECONDS);
     match crate::lease::hold(&state.db, LEASE, &memory.holder, now, ttl).await {
         Ok(true) => {}
@@ -82,20 +99,12 @@ pub async fn tick(state: &AppState, memory: &mut Memory, now: DateTime<Utc>) -> 
             return vec![];
         }
     }
-    let file = match schedules::load(&state.paths) {
-        Ok(file) => file,
-        Err(err) => {
-            // Keep what was planned; nothing fires from a file that does not validate.
-            tracing::warn!("schedules are not read: {}", err.message);
-            return vec![];
-        }
-    };
     let ended = ended_runs(state, memory).await;
     let mut outcomes = Vec::new();
     let mut seen = Vec::new();
     for schedule in file.schedules.iter().filter(|s| s.enabled) {
         seen.push(schedule.name.clone());
-        let definition = serde_json::to_string(schedule).unwrap_or_default();
+        let definition = definition_of(schedule);
         let mut planned = match memory.planned.remove(&schedule.name) {
             Some(planned) if planned.definition == definition => planned,
             // A changed definition plans from now: an edit never fires at once.
@@ -177,7 +186,7 @@ pub async fn reload(state: &AppState, now: DateTime<Utc>) -> crate::Result<Reloa
         .map(|(name, definition)| (name.to_string(), definition.to_string()))
         .collect();
     for schedule in file.schedules.iter().filter(|s| s.enabled) {
-        let definition = serde_json::to_string(schedule).unwrap_or_default();
+        let definition = definition_of(schedule);
         match before.get(&schedule.name) {
             None => reloaded.added.push(schedule.name.clone()),
             Some(old) if *old == definition => reloaded.unchanged.push(schedule.name.clone()),
@@ -196,7 +205,7 @@ pub async fn reload(state: &AppState, now: DateTime<Utc>) -> crate::Result<Reloa
         .cloned()
         .collect();
     reloaded.removed.sort();
-    for outcome in tick(state, &mut memory, now).await {
+    for outcome in tick_with(state, &mut memory, &file, now).await {
         if let Outcome::Started { run_id, .. } = outcome {
             reloaded.started.push(run_id);
         }
@@ -206,6 +215,12 @@ pub async fn reload(state: &AppState, now: DateTime<Utc>) -> crate::Result<Reloa
         .as_deref()
         == Some(memory.holder.as_str());
     Ok(reloaded)
+}
+
+/// A schedule's whole definition as the scheduler compares it between reads: any key
+/// that changes makes it a changed schedule.
+fn definition_of(schedule: &ScheduleDef) -> String {
+    serde_json::to_string(schedule).unwrap_or_default()
 }
 
 /// The top-level keys whose values differ between two JSON objects.

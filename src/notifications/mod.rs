@@ -156,30 +156,35 @@ pub fn announce_run_end(deps: &NotifyDeps, run_id: &str) {
                 return;
             }
         };
-        let schedule = run.schedule.as_deref().and_then(|name| {
-            SchedulesFile::load(&deps.paths.schedules_yml())
-                .ok()
-                .and_then(|file| file.get(name).cloned())
-        });
+        // One read of the file: where notices go, and the run's schedule.
+        let file = match SchedulesFile::load(&deps.paths.schedules_yml()) {
+            Ok(file) => file,
+            Err(err) => {
+                tracing::warn!("notifications are not sent: {err}");
+                return;
+            }
+        };
+        let Some(config) = &file.notifications else {
+            return;
+        };
+        let schedule = run.schedule.as_deref().and_then(|name| file.get(name));
         let now = Utc::now();
-        if let Some(notice) = run_notice(&run, schedule.as_ref(), now) {
-            send(&deps, &notice, now).await;
+        if let Some(notice) = run_notice(&run, schedule, now) {
+            send(&deps, config, &notice, now).await;
         }
     });
 }
 
-/// Sends `notice` to the webhooks that want it and logs each delivery; `at` is its time.
-pub async fn send(deps: &NotifyDeps, notice: &Notice, at: DateTime<Utc>) {
+/// Sends `notice` to the webhooks of `config` that want it and logs each delivery; `at`
+/// is its time.
+pub async fn send(deps: &NotifyDeps, config: &Notifications, notice: &Notice, at: DateTime<Utc>) {
     let Some(event) = notice.event else { return };
-    let Some(config) = configured(&deps.paths) else {
-        return;
-    };
-    if !event.allowed_by(&config)
+    if !event.allowed_by(config)
         || (!notice.notify_on.is_empty() && !notice.notify_on.iter().any(|n| n == event.category()))
     {
         return;
     }
-    deliver_all(deps, &config, notice, at).await;
+    deliver_all(deps, config, notice, at).await;
 }
 
 /// Sends `notice` to every webhook regardless of the switches (the test button).
@@ -198,17 +203,6 @@ pub async fn deliver_all(
         deliveries.push(delivery);
     }
     deliveries
-}
-
-/// The notifications section, when schedules.yml has one that validates.
-pub fn configured(paths: &ProjectPaths) -> Option<Notifications> {
-    match SchedulesFile::load(&paths.schedules_yml()) {
-        Ok(file) => file.notifications,
-        Err(err) => {
-            tracing::warn!("notifications are not sent: {err}");
-            None
-        }
-    }
 }
 
 /// The signature header's value for `body` sent at unix time `t`.

@@ -114,12 +114,7 @@ impl RunControl {
             }
             _ = self.stopped() => {}
         }
-        loop {
-            tokio::select! {
-                done = &mut work => return done,
-                _ = tokio::time::sleep(Duration::from_millis(50)) => self.interrupter.interrupt(),
-            }
-        }
+        self.interrupter.interrupt_until(work).await
     }
 }
 

@@ -503,6 +503,24 @@ pub async fn schedule_history(
 }
 
 /// The newest runs of `schedule`, newest first.
+/// The run `id` once it has ended, polling its record; at `limit` (if any) as it is then.
+pub async fn wait_end(
+    db: &DatabaseConnection,
+    id: &str,
+    limit: Option<std::time::Duration>,
+) -> crate::Result<job_runs::Model> {
+    let deadline = limit.map(|limit| tokio::time::Instant::now() + limit);
+    loop {
+        let current = get(db, id).await?;
+        if is_terminal(&current.status)
+            || deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+        {
+            return Ok(current);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// The runs of these ids that exist.
 pub async fn get_many(
     db: &DatabaseConnection,

@@ -37,16 +37,13 @@ pub fn find<'a>(file: &'a SchedulesFile, name: &str) -> crate::Result<&'a Schedu
 }
 
 /// Adds, replaces or removes one schedule in `schedules.yml` (the rest of the file, its
-/// comments included, untouched); `sources` are the configured ones, which a sync
-/// schedule must name. 400 naming the schedule and key when the result would not be
-/// valid, and then nothing is written.
-pub fn change(
-    paths: &ProjectPaths,
-    edit: &Edit,
-    sources: &[String],
-) -> crate::Result<SchedulesFile> {
+/// comments included, untouched); the sources a schedule names must be configured. 400
+/// naming the schedule and key when the result would not be valid, and then nothing is
+/// written.
+pub fn change(paths: &ProjectPaths, edit: &Edit) -> crate::Result<SchedulesFile> {
     let invalid = |message: String| Error::bad_request(message).with_code(code::CONFIG_INVALID);
     if let Edit::Upsert(schedule) = edit
+        && let sources = crate::sources::names(paths)?
         && let Some(unknown) = schedule.sources.iter().find(|s| !sources.contains(s))
     {
         return Err(invalid(format!(
@@ -180,13 +177,37 @@ pub fn warnings(
     now: DateTime<Utc>,
 ) -> std::collections::HashMap<String, Vec<String>> {
     let mut found: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for schedule in &file.schedules {
-        for source in schedule.sources.iter().filter(|s| !sources.contains(s)) {
-            found.entry(schedule.name.clone()).or_default().push(format!(
-                "sources: '{source}' is not configured in .dango/sources.yml, so its runs will fail"
-            ));
-        }
+    for (schedule, source) in unconfigured(file, sources) {
+        found.entry(schedule.to_string()).or_default().push(format!(
+            "sources: '{source}' is not configured in .dango/sources.yml, so its runs will fail"
+        ));
     }
+    for (schedule, mut close) in overlapping(file, now) {
+        found.entry(schedule).or_default().append(&mut close);
+    }
+    found
+}
+
+/// Each (schedule, source) pair where the schedule names a source `sources` lacks.
+pub fn unconfigured<'a>(file: &'a SchedulesFile, sources: &[String]) -> Vec<(&'a str, &'a str)> {
+    file.schedules
+        .iter()
+        .flat_map(|s| {
+            s.sources
+                .iter()
+                .map(move |source| (s.name.as_str(), source.as_str()))
+        })
+        .filter(|(_, source)| !sources.iter().any(|known| known == source))
+        .collect()
+}
+
+/// Enabled sync schedules of a shared source that fire within a minute of each other in
+/// their next ten firings, each with a warning naming the other.
+pub fn overlapping(
+    file: &SchedulesFile,
+    now: DateTime<Utc>,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let mut found: std::collections::HashMap<String, Vec<String>> = Default::default();
     let syncing: Vec<&ScheduleDef> = file
         .schedules
         .iter()

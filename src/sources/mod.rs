@@ -21,6 +21,11 @@ pub fn load(paths: &ProjectPaths) -> crate::Result<SourcesFile> {
         .map_err(|e| Error::bad_request(e.to_string()).with_code(code::CONFIG_INVALID))
 }
 
+/// The names of the configured sources, in the file's order.
+pub fn names(paths: &ProjectPaths) -> crate::Result<Vec<String>> {
+    Ok(load(paths)?.sources.into_iter().map(|s| s.name).collect())
+}
+
 /// The configured source called `name` (404 otherwise); names follow the identifier rule.
 pub fn get(paths: &ProjectPaths, name: &str) -> crate::Result<SourceConfig> {
     if !crate::config::sources::is_valid_identifier(name) {

@@ -56,6 +56,21 @@ impl Interrupter {
         }
     }
 
+    /// Interrupts, then again every 50 ms, until `work` ends (an interrupt that lands
+    /// between two statements is lost); returns what it returned.
+    pub async fn interrupt_until<F: std::future::Future>(
+        &self,
+        mut work: std::pin::Pin<&mut F>,
+    ) -> F::Output {
+        loop {
+            self.interrupt();
+            let pause = std::time::Duration::from_millis(50);
+            if let Ok(done) = tokio::time::timeout(pause, work.as_mut()).await {
+                return done;
+            }
+        }
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::Acquire)
     }

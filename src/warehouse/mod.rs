@@ -196,14 +196,7 @@ impl Warehouse {
         match tokio::time::timeout(limit, &mut reading).await {
             Ok(result) => result,
             Err(_) => {
-                // Interrupt until it gives up: an interrupt between two statements is lost.
-                loop {
-                    stop.interrupt();
-                    let pause = std::time::Duration::from_millis(50);
-                    if tokio::time::timeout(pause, &mut reading).await.is_ok() {
-                        break;
-                    }
-                }
+                let _ = stop.interrupt_until(reading).await;
                 Err(Error::new(
                     crate::ErrorKind::Timeout,
                     format!("{what} was stopped after {} s", limit.as_secs()),

@@ -300,14 +300,7 @@ fn cli_sync_runs_in_process_or_through_the_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
     init_with_admin(project, "Cli-Sync-Password-3");
-    std::fs::write(
-        project.join(".dango/sources.yml"),
-        "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
-    )
-    .unwrap();
-    let uploads = project.join("data/uploads/sales");
-    std::fs::create_dir_all(&uploads).unwrap();
-    std::fs::write(uploads.join("a.csv"), "id,amount\n1,10\n2,20\n").unwrap();
+    let uploads = sales_source(project, "id,amount\n1,10\n2,20\n");
 
     let (ok, out) = run(dango(project).arg("sync"));
     assert!(ok, "{out}");
@@ -388,14 +381,7 @@ fn schedule_commands_edit_the_file_and_go_through_the_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
     init_with_admin(project, "Cli-Schedule-Password-4");
-    std::fs::write(
-        project.join(".dango/sources.yml"),
-        "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
-    )
-    .unwrap();
-    let uploads = project.join("data/uploads/sales");
-    std::fs::create_dir_all(&uploads).unwrap();
-    std::fs::write(uploads.join("a.csv"), "id,amount\n1,10\n").unwrap();
+    sales_source(project, "id,amount\n1,10\n");
     let schedules = project.join(".dango/schedules.yml");
     std::fs::write(&schedules, "# kept\nschedules: []\n").unwrap();
 
@@ -614,6 +600,19 @@ fn mcp_on_stdio_answers_line_by_line() {
 }
 
 /// `dango init` with the admin `ops@example.com` and `password`, which must succeed.
+/// A csv source `sales` whose folder holds `a.csv` with `csv`; returns the folder.
+fn sales_source(project: &std::path::Path, csv: &str) -> std::path::PathBuf {
+    std::fs::write(
+        project.join(".dango/sources.yml"),
+        "version: \"1.0\"\nsources:\n  - name: sales\n    type: csv\n    csv: {directory: data/uploads/sales}\n",
+    )
+    .unwrap();
+    let uploads = project.join("data/uploads/sales");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join("a.csv"), csv).unwrap();
+    uploads
+}
+
 fn init_with_admin(project: &std::path::Path, password: &str) {
     let (ok, out) = run(dango(project)
         .arg("init")

@@ -569,6 +569,17 @@ pub fn named_column<'a>(answer: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no column {name} in {answer}"))
 }
 
+/// An instant written in RFC 3339, as the tests' clock reads it.
+pub fn instant(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().expect("RFC 3339")
+}
+
+/// New Year 2027 (a second past), when the yearly schedules of the tests fire: a time the
+/// real clock of a test run does not reach, so only the test's ticks fire them.
+pub fn new_year() -> chrono::DateTime<chrono::Utc> {
+    instant("2027-01-01T00:00:01Z")
+}
+
 /// A scheduler (as a test drives one) that holds the scheduler's lease and has seen the
 /// schedules at `at`: the server's own scheduler may hold the lease at first, and a
 /// schedule seen for the first time plans from then on (it does not fire for a time

@@ -8,14 +8,14 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use dango::auth::Role;
 use dango::jobs::scheduler::{Outcome, tick};
 use dango::notifications::NotifyDeps;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 
-use crate::common::{TestApp, error_body, json};
+use crate::common::{TestApp, error_body, json, new_year};
 
 /// What a receiver was sent: the signature header and the body.
 #[derive(Clone, Debug)]
@@ -95,10 +95,6 @@ fn verifies(secret: &str, header: &str, body: &str) -> bool {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{t}.{body}").as_bytes());
     hex::decode(v1).is_ok_and(|tag| mac.verify_slice(&tag).is_ok())
-}
-
-fn new_year() -> DateTime<Utc> {
-    "2027-01-01T00:00:01Z".parse().unwrap()
 }
 
 fn write_schedules(app: &TestApp, text: &str) {

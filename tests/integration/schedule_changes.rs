@@ -3,13 +3,13 @@
 //! and with two schedulers sharing one metadata DB (one lease: each firing runs once, and
 //! the survivor takes over when the holder dies).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use dango::auth::Role;
 use dango::jobs::scheduler::{Outcome, tick};
 use dango::schedules::Memory;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, error_body, json};
+use crate::common::{TestApp, error_body, instant, json};
 
 const COMMENTED: &str = "# Ask Ann before changing these.
 schedules:
@@ -173,10 +173,6 @@ async fn a_reload_names_every_changed_key_and_hand_edits_take_effect() {
         app.post(&viewer, "/api/schedules/reload").await.status(),
         403
     );
-}
-
-fn instant(text: &str) -> DateTime<Utc> {
-    text.parse().expect("RFC 3339")
 }
 
 fn started(outcomes: &[Outcome]) -> usize {

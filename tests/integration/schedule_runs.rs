@@ -4,25 +4,16 @@
 //! tried again after each configured delay and then given up. The scheduler's clock is
 //! the test's (`tick(.., now)`); runs really execute.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use dango::auth::Role;
 use dango::jobs::scheduler::{Outcome, tick};
 use dango::schedules::Memory;
 use serde_json::Value;
 
-use crate::common::{TestApp, error_body, json};
+use crate::common::{TestApp, error_body, json, new_year};
 
 /// A model that would take minutes: a cross join of a billion rows with a thousand.
 const SLOW_MODEL: &str = "{{ config(materialized='table') }}\nselect sum(a.range * b.range) as total from range(1000000000) a, range(1000) b\n";
-
-fn instant(text: &str) -> DateTime<Utc> {
-    text.parse().expect("RFC 3339")
-}
-
-/// New Year 2027, when the yearly schedules of these tests fire.
-fn new_year() -> DateTime<Utc> {
-    instant("2027-01-01T00:00:01Z")
-}
 
 fn project(app: &TestApp, schedules: &str, models: &[(&str, &str)]) {
     app.csv_source_with("orders", "id,amount\n1,2.5\n");

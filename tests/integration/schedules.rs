@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use dango::auth::Role;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, error_body};
+use crate::common::{TestApp, error_body, instant};
 
 const SOURCES: &str = "  - name: orders\n    type: csv\n    csv: {directory: data/uploads/orders}\n  - name: archive\n    type: csv\n    csv: {directory: data/uploads/archive}\n";
 
@@ -180,10 +180,6 @@ async fn without_a_schedules_file_nothing_is_scheduled() {
         unscheduled["sources"],
         serde_json::json!(["archive", "orders"])
     );
-}
-
-fn instant(text: &str) -> DateTime<Utc> {
-    text.parse().expect("RFC 3339")
 }
 
 /// A csv source `orders` with one file, and `schedules` as the schedules file.
