@@ -152,6 +152,7 @@ impl App {
             .context("listener has no socket address")?;
         let endpoint = wrap(self.endpoint().boxed());
         let state = self.state.clone();
+        *state.local_url.write().unwrap_or_else(|e| e.into_inner()) = Some(loopback_url(local));
         match crate::cli_token::publish(&state.paths, &format!("http://{local}")) {
             Ok(hash) => {
                 *state
@@ -185,6 +186,17 @@ impl App {
             server,
         })
     }
+}
+
+/// The URL a program on this machine reaches the server at (loopback when it listens on
+/// every interface).
+fn loopback_url(local: SocketAddr) -> String {
+    let host = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(host, local.port()))
 }
 
 /// Periodic cleanup: expired sessions and stale login-attempt counters.

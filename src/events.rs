@@ -78,6 +78,10 @@ event_kinds! {
     DbtRunFailed(DbtRunFailedEvent) = "dbt_run_failed",
     /// A data test failed or could not run.
     DbtTestFailed(DbtTestFailedEvent) = "dbt_test_failed",
+    /// A script of `scripts/` started.
+    ScriptStarted(ScriptStartedEvent) = "script_started",
+    /// A script ended: `status` says how (`success`, `failed`, `timeout`, `cancelled`).
+    ScriptFinished(ScriptFinishedEvent) = "script_finished",
 }
 
 #[derive(Clone, Debug, Serialize, Object)]
@@ -186,6 +190,23 @@ pub struct DbtRunFailedEvent {
 pub struct DbtTestFailedEvent {
     pub model: String,
     pub error: String,
+}
+
+#[derive(Clone, Debug, Serialize, Object)]
+pub struct ScriptStartedEvent {
+    /// The script's path under `scripts/`.
+    pub script: String,
+}
+
+#[derive(Clone, Debug, Serialize, Object)]
+pub struct ScriptFinishedEvent {
+    pub script: String,
+    /// `success`, `failed`, `timeout` or `cancelled`.
+    pub status: String,
+    /// The program's exit code; none when it was killed or never started.
+    pub exit_code: Option<i32>,
+    pub duration_seconds: f64,
+    pub message: String,
 }
 
 /// One message on `/ws`; on the wire also `event`, the kind again (see [`Wire`]).

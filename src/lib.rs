@@ -23,6 +23,7 @@ pub mod project;
 pub mod query;
 pub mod runs;
 pub mod schedules;
+pub mod scripts;
 pub mod sources;
 pub mod state;
 pub mod transform;

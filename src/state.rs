@@ -89,6 +89,10 @@ pub struct AppState {
     target_dir: Mutex<Option<(FileStamp, PathBuf)>>,
     /// Sessions and API keys validated moments ago.
     pub credentials: crate::auth::credentials::CredentialCache,
+    /// The keys of the script runs executing in this process.
+    pub run_keys: crate::auth::run_keys::RunKeys,
+    /// Where this server listens, for programs it starts (`http://127.0.0.1:8800`).
+    pub local_url: RwLock<Option<String>>,
     /// Unfinished runs, reloaded after each write to them.
     active_runs: crate::runs::ActiveRunsCache,
     /// Proxies that forward requests without being trusted (reported by health).
@@ -129,6 +133,8 @@ impl AppState {
             source_facts: Default::default(),
             active_runs: Default::default(),
             credentials: Default::default(),
+            run_keys: Default::default(),
+            local_url: RwLock::new(None),
             artifacts: Default::default(),
             target_dir: Mutex::new(None),
             untrusted_forwarders: Default::default(),

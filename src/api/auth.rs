@@ -292,7 +292,8 @@ impl AuthApi {
     ///
     /// Who the caller is; when nobody is signed in it answers with `authenticated: false`.
     /// With authentication disabled in project.yml (`auth_method: disabled`), or for the
-    /// local `dango` CLI (`auth_method: cli`), the caller is an admin with no `user`.
+    /// local `dango` CLI (`auth_method: cli`), the caller is an admin with no `user`; a
+    /// script's run key (`auth_method: run_key`) is an editor with no `user`.
     /// Otherwise it returns the account, with its fields both under `user` and at the top
     /// level, the effective `role` (an API key's cap may lower it), `auth_method` and the
     /// permission tokens held.
@@ -312,7 +313,7 @@ impl AuthApi {
             }));
         };
         let user = match (&principal.method, &principal.account) {
-            (AuthMethod::Disabled | AuthMethod::LocalCli, _) => None,
+            (AuthMethod::Disabled | AuthMethod::LocalCli | AuthMethod::RunKey { .. }, _) => None,
             // Read moments ago by the authentication of this request.
             (_, Some(account)) => Some(UserResponse::from(account.as_ref())),
             (_, None) => Some(UserResponse::from(
@@ -324,6 +325,7 @@ impl AuthApi {
             AuthMethod::ApiKey { .. } => "api_key",
             AuthMethod::Disabled => "disabled",
             AuthMethod::LocalCli => "cli",
+            AuthMethod::RunKey { .. } => "run_key",
         };
         Ok(Json(MeResponse {
             auth_enabled,

@@ -480,6 +480,21 @@ impl<E> GuardEndpoint<E> {
                 .with_code(code::INVALID_TOKEN)
                 .into());
         }
+        if let Some(token) = bearer_token(req)
+            && token.starts_with(crate::auth::run_keys::RUN_KEY_PREFIX)
+        {
+            if let Some(principal) = self.state.run_keys.principal(&token) {
+                return Ok((Some(principal), false));
+            }
+            if access.checked_by_handler() {
+                return Ok((None, false));
+            }
+            return Err(Error::unauthenticated(
+                "Invalid run key: it works only while its script runs",
+            )
+            .with_code(code::INVALID_TOKEN)
+            .into());
+        }
         if let Some(token) = bearer_token(req) {
             match self
                 .state

@@ -20,6 +20,14 @@ const BAD_SCHEDULES: (u16, &str) = (
     ".dango/schedules.yml is invalid (the message names the schedule and the key)",
 );
 const NO_SCHEDULE: (u16, &str) = (404, "No schedule with this name in .dango/schedules.yml");
+const BAD_SCRIPT: (u16, &str) = (
+    400,
+    "The script name leaves scripts/ (`..`, an absolute path, a symlink pointing out)",
+);
+const NO_SCRIPT: (u16, &str) = (
+    404,
+    "No script of this name under scripts/ (a .py or executable file, not hidden or _-prefixed)",
+);
 const NO_USER: (u16, &str) = (404, "No user with this id");
 const NOT_A_USER: (u16, &str) = (
     404,
@@ -327,14 +335,43 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         &[
             (
                 400,
-                ".dango/schedules.yml or .dango/sources.yml is invalid, the schedule runs a script, or the project has no dbt project",
+                ".dango/schedules.yml or .dango/sources.yml is invalid, the schedule's script leaves scripts/, or the project has no dbt project",
             ),
-            NO_SCHEDULE,
+            (
+                404,
+                "No schedule with this name in .dango/schedules.yml, or its script is not under scripts/",
+            ),
             (
                 409,
-                "A sync of one of its sources, or a dbt run, is already queued or running",
+                "A sync of one of its sources, a dbt run, or a run of its script is already queued or running",
             ),
         ],
+    ),
+    ("list_scripts", &[]),
+    ("get_script", &[BAD_SCRIPT, NO_SCRIPT]),
+    (
+        "run_script",
+        &[
+            BAD_SCRIPT,
+            NO_SCRIPT,
+            (
+                409,
+                "A run of this script is already queued or running (`run_id` names it)",
+            ),
+        ],
+    ),
+    (
+        "cancel_script",
+        &[
+            BAD_SCRIPT,
+            (404, "No script of this name, or no run of it is going"),
+            (409, "Another server process executes the run"),
+        ],
+    ),
+    ("script_history", &[BAD_SCRIPT, NO_SCRIPT]),
+    (
+        "script_run_log",
+        &[(404, "No run of this id is a run of this script")],
     ),
     (
         "reload_schedules",

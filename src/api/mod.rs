@@ -25,6 +25,7 @@ mod oauth;
 mod query;
 mod schedule_changes;
 mod schedules;
+mod scripts;
 mod settings;
 mod sources;
 mod sync;
@@ -72,6 +73,8 @@ pub enum ApiTag {
     Query,
     /// Schedules from `.dango/schedules.yml` and when they fire.
     Schedules,
+    /// The programs of `scripts/`: run, cancel, history, output.
+    Scripts,
     /// What AI agents discover: the tools (the MCP server at `/mcp` offers the same).
     #[oai(rename = "AI / Agent")]
     Agents,
@@ -109,6 +112,7 @@ api_groups! {
         initial_sync::InitialSyncApi,
         files::FilesApi,
         schedules::SchedulesApi,
+        scripts::ScriptsApi,
         notifications::NotificationsApi,
     ],
     transform: [dbt::DbtApi, catalog::CatalogApi, query::QueryApi, agents::AgentsApi],

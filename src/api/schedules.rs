@@ -356,9 +356,9 @@ impl SchedulesApi {
     /// Run a schedule now
     ///
     /// Starts the run the schedule stands for (its sources synced, then what is downstream
-    /// built; or its dbt selection built), recorded as a run of the schedule. 409 while a
-    /// sync of one of its sources or a dbt run is going; 400 for a script schedule (no
-    /// script runner yet).
+    /// built; its dbt selection built; or its script run), recorded as a run of the
+    /// schedule. 409 while a sync of one of its sources, a dbt run or a run of its script
+    /// is going.
     #[oai(
         path = "/api/schedules/:name/trigger",
         method = "post",
@@ -588,6 +588,19 @@ async fn all_warnings(
     let typical = crate::sources::history::typical_seconds(&state.db, since).await?;
     for (name, mut slow) in schedules::slow_for_interval(file, &typical, now) {
         warnings.entry(name).or_default().append(&mut slow);
+    }
+    for schedule in file
+        .schedules
+        .iter()
+        .filter(|s| s.kind == ScheduleKind::Script)
+    {
+        let path = schedule.script_path.as_deref().unwrap_or_default();
+        if let Err(err) = crate::scripts::resolve(&state.paths, path) {
+            warnings
+                .entry(schedule.name.clone())
+                .or_default()
+                .push(format!("script_path: {}", err.message));
+        }
     }
     Ok(warnings)
 }

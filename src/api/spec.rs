@@ -213,7 +213,7 @@ const CLOSED_SETS: &[(&str, &str, &[&str])] = &[
     (
         "MeResponse",
         "auth_method",
-        &["session", "api_key", "disabled", "cli"],
+        &["session", "api_key", "disabled", "cli", "run_key"],
     ),
     ("LoginResponse", "status", &["ok", "2fa_required"]),
     (
@@ -232,6 +232,7 @@ const CLOSED_SETS: &[(&str, &str, &[&str])] = &[
             "starting",
             "data_load",
             "dbt_started",
+            "running",
             "completed",
             "failed",
             "cancelled",

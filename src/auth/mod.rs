@@ -11,6 +11,7 @@ pub mod password;
 pub mod permissions;
 pub mod qr;
 pub mod rate_limit;
+pub mod run_keys;
 pub mod sessions;
 pub mod tokens;
 pub mod totp;
@@ -32,6 +33,10 @@ pub enum AuthMethod {
     Disabled,
     /// The `dango` CLI on this machine, with the token the server wrote for it.
     LocalCli,
+    /// A script, with the key of the run it is in (`auth::run_keys`).
+    RunKey {
+        run_id: String,
+    },
 }
 
 /// The authenticated caller of a request.

@@ -96,6 +96,14 @@ impl ProjectPaths {
     pub fn env_file(&self) -> PathBuf {
         self.root.join(".env")
     }
+    /// The user's programs (`scripts/`).
+    pub fn scripts_dir(&self) -> PathBuf {
+        self.root.join("scripts")
+    }
+    /// What each script run printed (`.dango/logs/scripts/runs/{run_id}/`).
+    pub fn script_runs_dir(&self) -> PathBuf {
+        self.dango_dir().join("logs").join("scripts").join("runs")
+    }
     pub fn is_project(&self) -> bool {
         self.project_yml().is_file()
     }

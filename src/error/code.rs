@@ -61,6 +61,16 @@ codes! {
     /// `auth.require_2fa` is on and the account has not enrolled a second factor yet.
     TWO_FACTOR_SETUP_REQUIRED = "DANGO-S015",
     RUN_NOT_FOUND = "DANGO-SYNC-003",
+    /// A script name that leaves `scripts/` (`..`, an absolute path, a symlink out).
+    SCRIPT_PATH_OUTSIDE = "DANGO-SC001",
+    /// No script of that name under `scripts/`.
+    SCRIPT_NOT_FOUND = "DANGO-SC002",
+    /// A run of this script is queued or running (`run_id` names it).
+    SCRIPT_RUNNING = "DANGO-SC003",
+    /// The script's program could not be started (`python3` missing, not executable).
+    SCRIPT_LAUNCH_FAILED = "DANGO-SC004",
+    /// A cancel for a script that is not running.
+    SCRIPT_NOT_RUNNING = "DANGO-SC005",
     /// A cancel for a run that is not queued or running (finished, or never existed).
     JOB_NOT_RUNNING = "DANGO-SYNC-004",
     /// A sync of one of these sources is queued or running (`run_id` names it).

@@ -85,14 +85,18 @@ async fn audit_cancel(
 ) {
     audit::record(
         db,
-        AuditEvent::new("job_cancelled")
-            .actor(principal)
-            .details(serde_json::json!({
-                "job_id": run.id,
-                "kind": run.kind,
-                "schedule": run.schedule,
-                "was": was,
-            })),
+        AuditEvent::new(if run.kind == crate::runs::RunKind::Script.as_str() {
+            "script_cancelled"
+        } else {
+            "job_cancelled"
+        })
+        .actor(principal)
+        .details(serde_json::json!({
+            "job_id": run.id,
+            "kind": run.kind,
+            "schedule": run.schedule,
+            "was": was,
+        })),
     )
     .await;
 }

@@ -5,6 +5,7 @@ pub mod cancel;
 mod dbt_cli;
 pub mod initial_sync;
 pub mod scheduler;
+pub mod script;
 pub mod start;
 pub mod sync;
 pub mod transform;
@@ -24,7 +25,7 @@ use crate::sources::{facts::FactsCache, history};
 use crate::state::AppState;
 use crate::transform::artifact_model::{Artifacts, ArtifactsCache};
 use crate::warehouse::Warehouse;
-pub use start::{Requester, RunDeps, RunRequest, SyncRequest, start};
+pub use start::{Requester, RunDeps, RunRequest, ScriptRequest, SyncRequest, start};
 
 /// What executing a run needs: the stores it writes, the bus it announces on, the
 /// project's files, and the configuration as it was when the run began.
@@ -45,6 +46,10 @@ pub struct RunContext<'a> {
     pub control: Arc<RunControl>,
     /// Where the end of a run is announced.
     notify: crate::notifications::NotifyDeps,
+    /// Where a script's run key is issued.
+    run_keys: &'a crate::auth::run_keys::RunKeys,
+    /// Where this server listens, told to scripts (none when no server runs).
+    local_url: Option<String>,
 }
 
 impl<'a> RunContext<'a> {
@@ -62,6 +67,12 @@ impl<'a> RunContext<'a> {
             controls: &state.run_controls,
             control: RunControl::unattended(),
             notify: crate::notifications::NotifyDeps::of(state),
+            run_keys: &state.run_keys,
+            local_url: state
+                .local_url
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -124,6 +135,7 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
         match RunKind::of(&run) {
             Some(RunKind::Sync) => sync::run(ctx, &run).await,
             Some(RunKind::Transform) => transform::run(ctx, &run).await,
+            Some(RunKind::Script) => script::run(ctx, &run).await,
             None => Err(crate::Error::internal(anyhow::anyhow!(
                 "unknown run kind {}",
                 run.kind
@@ -141,7 +153,9 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
             runs::finish(ctx.db, run_id, reason.status(), None, Some(&message)).await
         }
         (None, Ok(rows)) => {
-            let finished = runs::finish(ctx.db, run_id, RunStatus::Success, Some(rows), None).await;
+            // A script's "rows" mean nothing: it reports what it did itself.
+            let rows = (RunKind::of(&run) != Some(RunKind::Script)).then_some(rows);
+            let finished = runs::finish(ctx.db, run_id, RunStatus::Success, rows, None).await;
             refresh_profiles(ctx, &run);
             finished
         }
@@ -166,7 +180,9 @@ pub async fn execute(ctx: &RunContext<'_>, run_id: &str) {
 fn refresh_profiles(ctx: &RunContext<'_>, run: &job_runs::Model) {
     let sources = match RunKind::of(run) {
         Some(RunKind::Sync) => runs::sources_of(run),
-        _ => Vec::new(),
+        Some(RunKind::Transform) => Vec::new(),
+        // A script changes the warehouse only through runs of its own.
+        Some(RunKind::Script) | None => return,
     };
     let mut built: Vec<Relation> = ctx
         .dbt_artifacts()

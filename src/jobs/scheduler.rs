@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::activity::{self, Level};
 use crate::config::schedules::{ScheduleDef, ScheduleKind, SchedulesFile};
 use crate::jobs::transform::TransformSpec;
-use crate::jobs::{Requester, RunDeps, RunRequest, SyncRequest};
+use crate::jobs::{Requester, RunDeps, RunRequest, ScriptRequest, SyncRequest};
 use crate::runs::{self, RunStatus};
 use crate::schedules::{self, Memory, Planned, Retry, Watched};
 use crate::state::AppState;
@@ -471,11 +471,9 @@ pub async fn start(
             select: schedule.dbt_command.iter().cloned().collect(),
             ..Default::default()
         }),
-        ScheduleKind::Script => {
-            return Err(crate::Error::bad_request(
-                "Script schedules do not run yet: this version has no script runner",
-            ));
-        }
+        ScheduleKind::Script => RunRequest::Script(ScriptRequest {
+            name: schedule.script_path.clone().unwrap_or_default(),
+        }),
     };
     let requester = requester.limited(Some(schedule.timeout_minutes() * 60.0));
     crate::jobs::start(RunDeps::of(state), request, &requester).await

@@ -43,7 +43,18 @@ pub enum RunRequest {
     Sync(SyncRequest),
     /// A dbt command over a selection.
     Transform(TransformSpec),
+    /// A program of `scripts/`, by its name there.
+    Script(ScriptRequest),
 }
+
+#[derive(Clone, Debug, Default)]
+pub struct ScriptRequest {
+    /// The path relative to `scripts/` (`reports/daily.py`).
+    pub name: String,
+}
+
+/// How long a script may run when neither the caller nor its schedule says.
+pub const DEFAULT_SCRIPT_TIMEOUT_SECONDS: f64 = 300.0;
 
 #[derive(Clone, Debug, Default)]
 pub struct SyncRequest {
@@ -139,7 +150,12 @@ pub async fn start(
     requester: &Requester<'_>,
 ) -> Result<job_runs::Model> {
     let run = record(deps, request, requester).await?;
-    if let Err(err) = deps.queue.push(&run.id).await {
+    let handed = if RunKind::of(&run) == Some(RunKind::Script) {
+        deps.queue.run_now(&run.id)
+    } else {
+        deps.queue.push(&run.id).await
+    };
+    if let Err(err) = handed {
         runs::finish(
             deps.db,
             &run.id,
@@ -175,8 +191,16 @@ pub async fn record(
                 details,
             )
         }
+        RunRequest::Script(script) => {
+            let new = validate_script(deps.paths, script, requester)?;
+            let details = json!({"status": "started", "script_name": new.selector});
+            (new, "script_run", details)
+        }
     };
     new.options.timeout_seconds = requester.timeout_seconds;
+    if new.kind == RunKind::Script && new.options.timeout_seconds.is_none() {
+        new.options.timeout_seconds = Some(DEFAULT_SCRIPT_TIMEOUT_SECONDS);
+    }
     new.options.attempt = requester.attempt;
     new.options.fired_at = requester.fired_at;
     let run = {
@@ -259,6 +283,26 @@ fn validate_transform(
         sources: vec![],
         selector: Some(selector),
         full_refresh: spec.full_refresh,
+        start_date: None,
+        end_date: None,
+        options: RunOptions::default(),
+        requested_by: requester.name.clone(),
+        schedule: requester.schedule.clone(),
+    })
+}
+
+fn validate_script(
+    paths: &ProjectPaths,
+    request: ScriptRequest,
+    requester: &Requester<'_>,
+) -> Result<NewRun> {
+    let script = crate::scripts::resolve(paths, &request.name)?;
+    Ok(NewRun {
+        kind: RunKind::Script,
+        trigger: requester.trigger,
+        sources: vec![],
+        selector: Some(script.name),
+        full_refresh: false,
         start_date: None,
         end_date: None,
         options: RunOptions::default(),

@@ -99,7 +99,7 @@ impl Trigger {
     /// talking to the server is `cli`, a browser session (or disabled auth) is `ui`.
     pub fn of(principal: &Principal) -> Self {
         match principal.method {
-            AuthMethod::ApiKey { .. } => Trigger::Api,
+            AuthMethod::ApiKey { .. } | AuthMethod::RunKey { .. } => Trigger::Api,
             AuthMethod::LocalCli => Trigger::Cli,
             AuthMethod::Session { .. } | AuthMethod::Disabled => Trigger::Ui,
         }
@@ -111,11 +111,14 @@ impl Trigger {
 pub enum RunKind {
     Sync,
     Transform,
+    /// A program of `scripts/` (its name in `job_runs.selector`).
+    Script,
 }
 
 stored_names!(RunKind {
     Sync => "sync",
     Transform => "transform",
+    Script => "script",
 });
 
 impl RunKind {
@@ -129,6 +132,9 @@ impl RunKind {
 pub struct RunOptions {
     #[serde(default)]
     pub allow_empty_replace: bool,
+    /// Script runs: the program's exit code, once it has exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
     /// Transform runs: also build what depends on the selection.
     #[serde(default)]
     pub cascade: bool,
@@ -251,7 +257,8 @@ pub async fn active(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Mode
 }
 
 /// Records a queued run. Sync runs conflict (409) with an unfinished sync of any of
-/// their sources, transform runs with any unfinished transform. Callers serialize
+/// their sources, transform runs with any unfinished transform, script runs with an
+/// unfinished run of the same script. Callers serialize
 /// creation (`start::record` holds the queue's submit lock around it).
 pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_runs::Model> {
     let unfinished = active(db).await?;
@@ -264,6 +271,19 @@ pub async fn create(db: &DatabaseConnection, new: NewRun) -> crate::Result<job_r
         return Err(Error::conflict("A dbt run is already in progress")
             .with_code(code::TRANSFORM_IN_PROGRESS)
             .with_extra("run_id", run.id.clone()));
+    }
+    if new.kind == RunKind::Script
+        && let Some(run) = unfinished
+            .iter()
+            .find(|r| RunKind::of(r) == Some(RunKind::Script) && r.selector == new.selector)
+    {
+        return Err(Error::conflict(format!(
+            "Script '{}' is already running (run {})",
+            new.selector.as_deref().unwrap_or_default(),
+            run.id
+        ))
+        .with_code(code::SCRIPT_RUNNING)
+        .with_extra("run_id", run.id.clone()));
     }
     if new.kind == RunKind::Sync {
         for run in unfinished
@@ -445,6 +465,48 @@ pub async fn finish(
     Ok(result.rows_affected == 1)
 }
 
+/// Notes the exit code of a script run (kept with its options).
+pub async fn record_exit_code(
+    db: &DatabaseConnection,
+    id: &str,
+    exit_code: i32,
+) -> crate::Result<()> {
+    let run = get(db, id).await?;
+    let mut options = options_of(&run);
+    options.exit_code = Some(exit_code);
+    job_runs::Entity::update_many()
+        .col_expr(
+            job_runs::Column::Options,
+            Expr::value(serde_json::to_string(&options).ok()),
+        )
+        .filter(job_runs::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    written();
+    Ok(())
+}
+
+/// One page of the runs of script `name`, newest first, and how many there are in all.
+pub async fn of_script(
+    db: &DatabaseConnection,
+    name: &str,
+    limit: u64,
+    offset: u64,
+) -> crate::Result<(Vec<job_runs::Model>, u64)> {
+    use sea_orm::PaginatorTrait;
+    let select = job_runs::Entity::find()
+        .filter(job_runs::Column::Kind.eq(RunKind::Script.as_str()))
+        .filter(job_runs::Column::Selector.eq(name));
+    let total = select.clone().count(db).await?;
+    let page = select
+        .order_by_desc(job_runs::Column::CreatedAt)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((page, total))
+}
+
 /// At startup: runs left `running` or `queued` by a process that died are failed, so
 /// every run ends with exactly one terminal record.
 pub async fn fail_interrupted(db: &DatabaseConnection) -> crate::Result<Vec<job_runs::Model>> {
@@ -460,7 +522,6 @@ pub async fn fail_interrupted(db: &DatabaseConnection) -> crate::Result<Vec<job_
     Ok(stale)
 }
 
-/// Newest runs first.
 /// Which runs of schedules a history listing returns.
 #[derive(Debug, Default)]
 pub struct ScheduleRunFilter<'a> {
@@ -502,7 +563,6 @@ pub async fn schedule_history(
     Ok((page, total))
 }
 
-/// The newest runs of `schedule`, newest first.
 /// The run `id` once it has ended, polling its record; at `limit` (if any) as it is then.
 pub async fn wait_end(
     db: &DatabaseConnection,
@@ -532,6 +592,7 @@ pub async fn get_many(
         .await?)
 }
 
+/// The newest runs of `schedule`, newest first.
 pub async fn of_schedule(
     db: &DatabaseConnection,
     schedule: &str,
@@ -545,6 +606,7 @@ pub async fn of_schedule(
         .await?)
 }
 
+/// Newest runs first.
 pub async fn recent(db: &DatabaseConnection, limit: u64) -> crate::Result<Vec<job_runs::Model>> {
     use sea_orm::QuerySelect;
     Ok(job_runs::Entity::find()

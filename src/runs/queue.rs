@@ -64,6 +64,8 @@ impl PollStrategy for WakeOrTick {
 pub struct JobQueue {
     storage: SqliteStorage<RunMessage>,
     wakeup: Wakeup,
+    /// This process's executor once its worker runs, for runs that start at once.
+    executor: std::sync::OnceLock<Executor>,
     /// Serializes "check for a conflicting run, then create one".
     pub(crate) submit_lock: tokio::sync::Mutex<()>,
 }
@@ -80,6 +82,7 @@ impl JobQueue {
         Ok(Self {
             storage,
             wakeup: Wakeup::default(),
+            executor: std::sync::OnceLock::new(),
             submit_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -97,9 +100,23 @@ impl JobQueue {
         Ok(())
     }
 
+    /// Executes a recorded run at once in this process, beside the queue's runs: a
+    /// script waits for nothing and may itself start syncs (which must not wait for its
+    /// slot). Refused when this process has no worker.
+    pub fn run_now(&self, run_id: &str) -> crate::Result<()> {
+        let Some(executor) = self.executor.get() else {
+            return Err(crate::Error::internal(anyhow::anyhow!(
+                "run {run_id} cannot start: this process executes no runs"
+            )));
+        };
+        tokio::spawn(executor.run(run_id.to_string()));
+        Ok(())
+    }
+
     /// Runs the worker until the process ends, restarting it if it ever stops; it hands
     /// each run's id to `execute`.
     pub fn spawn_worker(&self, execute: Executor) {
+        let _ = self.executor.set(execute.clone());
         let storage = self.storage.clone();
         let wakeup = self.wakeup.clone();
         tokio::spawn(async move {

@@ -412,6 +412,51 @@ async fn every_operation_answers_as_documented() {
         200,
     )
     .await;
+
+    // scripts: one that runs until it is cancelled
+    std::fs::create_dir_all(app.root().join("scripts/tools")).unwrap();
+    std::fs::write(
+        app.root().join("scripts/tools/wait.py"),
+        "import time\ntime.sleep(60)\n",
+    )
+    .unwrap();
+    tour.call("list_scripts", admin.get(url("/api/scripts")), 200)
+        .await;
+    tour.call(
+        "get_script",
+        admin.get(url("/api/scripts/tools%2Fwait.py")),
+        200,
+    )
+    .await;
+    let started = tour
+        .call(
+            "run_script",
+            admin.post(url("/api/scripts/tools%2Fwait.py/run?timeout_seconds=30")),
+            200,
+        )
+        .await;
+    let script_run = started["run_id"].as_str().unwrap().to_string();
+    app.wait_status(&admin, &script_run, "running").await;
+    tour.call(
+        "cancel_script",
+        admin.post(url("/api/scripts/tools%2Fwait.py/cancel")),
+        200,
+    )
+    .await;
+    tour.call(
+        "script_history",
+        admin.get(url("/api/scripts/tools%2Fwait.py/history?limit=5")),
+        200,
+    )
+    .await;
+    tour.call(
+        "script_run_log",
+        admin.get(url(&format!(
+            "/api/scripts/tools%2Fwait.py/runs/{script_run}"
+        ))),
+        200,
+    )
+    .await;
     let files = tour
         .call(
             "list_files",

@@ -32,6 +32,7 @@ mod requests;
 mod schedule_changes;
 mod schedule_runs;
 mod schedules;
+mod scripts;
 mod search;
 mod sync;
 mod transform;
