@@ -202,7 +202,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/sources", P(SourceView)),
     ("GET", "/schedules", P(SchedulerView)),
     ("GET", "/scripts", P(SourceView)),
-    ("GET", "/scripts/runs/{run_id}", P(SourceView)),
+    ("GET", "/scripts/{name}/logs/{run_id}", P(SourceView)),
     ("GET", "/models", P(DbtView)),
     ("GET", "/health", P(HealthView)),
     ("GET", "/logs", P(LogsView)),

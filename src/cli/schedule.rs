@@ -27,7 +27,7 @@ pub enum ScheduleCommand {
         /// 5-field cron expression or preset (every_15m, every_hour, every_6h, daily, weekly)
         #[arg(long)]
         cron: String,
-        /// sync (default), sync_only or dbt
+        /// sync (default), sync_only, dbt or script
         #[arg(long = "type", default_value = "sync")]
         kind: String,
         /// Sources to sync (sync and sync_only), comma-separated
@@ -36,6 +36,9 @@ pub enum ScheduleCommand {
         /// dbt selector to build (dbt schedules), such as tag:daily
         #[arg(long)]
         dbt_command: Option<String>,
+        /// The program under scripts/ to run (script schedules), such as reports/daily.py
+        #[arg(long)]
+        script_path: Option<String>,
         /// IANA time zone the expression is read in (default UTC)
         #[arg(long)]
         timezone: Option<String>,
@@ -67,6 +70,7 @@ pub async fn run(root: PathBuf, command: ScheduleCommand) -> anyhow::Result<()> 
             kind,
             sources,
             dbt_command,
+            script_path,
             timezone,
             timeout_minutes,
             disabled,
@@ -99,7 +103,7 @@ pub async fn run(root: PathBuf, command: ScheduleCommand) -> anyhow::Result<()> 
                 retry_delays_seconds: None,
                 notify_on: vec![],
                 dbt_command,
-                script_path: None,
+                script_path,
                 run_on: None,
                 script_args: None,
             };
@@ -188,6 +192,7 @@ async fn list(paths: &ProjectPaths) -> anyhow::Result<()> {
                         "timezone": s.zone().name(),
                         "sources": s.sources,
                         "dbt_command": s.dbt_command,
+                        "script_path": s.script_path,
                         "enabled": s.enabled,
                         "next_run_time": s.enabled.then(|| schedules::next_run(s, now)).flatten(),
                     })
@@ -207,6 +212,7 @@ async fn list(paths: &ProjectPaths) -> anyhow::Result<()> {
                 "dbt build {}",
                 schedule["dbt_command"].as_str().unwrap_or("")
             ),
+            Some("script") => format!("script {}", schedule["script_path"].as_str().unwrap_or("")),
             Some(kind) => format!("{kind} {}", join(&schedule["sources"])),
             None => String::new(),
         };

@@ -52,6 +52,8 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
     ),
     ("models.js", JS, include_str!("assets/models.js")),
     ("schedules.js", JS, include_str!("assets/schedules.js")),
+    ("scripts.js", JS, include_str!("assets/scripts.js")),
+    ("script-run.js", JS, include_str!("assets/script-run.js")),
     ("health.js", JS, include_str!("assets/health.js")),
     ("logs.js", JS, include_str!("assets/logs.js")),
     ("account.js", JS, include_str!("assets/account.js")),

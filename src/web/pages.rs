@@ -84,6 +84,20 @@ pub const PAGES: &[Page] = &[
         ..page("/schedules", "schedules.html", "Schedules")
     },
     Page {
+        key: "scripts",
+        wide: true,
+        ..page("/scripts", "scripts.html", "Scripts")
+    },
+    Page {
+        key: "scripts",
+        wide: true,
+        ..page(
+            "/scripts/:name/logs/:run_id",
+            "script_run.html",
+            "Script run",
+        )
+    },
+    Page {
         key: "health",
         ..page("/health", "health.html", "Health")
     },
@@ -172,6 +186,11 @@ fn own_context(page: &Page, req: &Request) -> Value {
                 .map(|name| percent_decoded(&name))
                 .unwrap_or_default();
             context! { tabs, selected }
+        }
+        "script_run.html" => {
+            // Decoded by the router: a name with `/` arrives as one percent-encoded segment.
+            let (script_name, run_id) = req.path_params::<(String, String)>().unwrap_or_default();
+            context! { script_name, run_id }
         }
         _ => context! {},
     }

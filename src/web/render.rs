@@ -27,6 +27,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account.html", include_str!("templates/account.html")),
     ("users.html", include_str!("templates/users.html")),
     ("schedules.html", include_str!("templates/schedules.html")),
+    ("scripts.html", include_str!("templates/scripts.html")),
+    ("script_run.html", include_str!("templates/script_run.html")),
     ("lineage.svg", include_str!("templates/lineage.svg")),
 ];
 
@@ -145,6 +147,12 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         Some(Permission::SourceView),
     ),
     ("models", "Models", "/models", Some(Permission::DbtView)),
+    (
+        "scripts",
+        "Scripts",
+        "/scripts",
+        Some(Permission::SourceView),
+    ),
     (
         "schedules",
         "Schedules",

@@ -120,6 +120,37 @@ async fn an_admin_reads_platform_health_filters_the_activity_log_and_sees_schedu
 
 #[tokio::test]
 #[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
+async fn an_editor_runs_scripts_reads_their_output_and_cancels_a_slow_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::start().await;
+    let email = "ops@example.com";
+    app.user(email, Role::Editor).await;
+    let scripts = app.root().join("scripts");
+    std::fs::create_dir_all(scripts.join("reports")).expect("scripts dir");
+    let files = [
+        ("reports/daily.py", "print('3 sources checked')\n", 0o644),
+        ("reports/_shared.py", "VALUE = 1\n", 0o644),
+        (
+            "broken.sh",
+            "#!/bin/sh\necho 'reading orders'\necho 'the orders file is empty' >&2\nexit 2\n",
+            0o755,
+        ),
+        (
+            "slow.sh",
+            "#!/bin/sh\ni=0\nwhile true; do i=$((i+1)); echo \"tick $i\"; sleep 0.5; done\n",
+            0o755,
+        ),
+    ];
+    for (name, body, mode) in files {
+        let file = scripts.join(name);
+        std::fs::write(&file, body).expect("write script");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    run_script(&app, "scripts_page.mjs", email).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and DANGO_BROWSER_MODULES; .ci/run runs it"]
 async fn an_admin_secures_their_account_and_invites_a_viewer_who_sees_no_admin_controls() {
     let app = TestApp::start().await;
     let email = "admin@example.com";

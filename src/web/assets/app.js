@@ -130,6 +130,7 @@ const TOASTED = {
   dbt_run_failed: (e) => [`${e.model}: build failed — ${e.error}`, 'error'],
   dbt_test_failed: (e) => [`${e.model}: test failed — ${e.error}`, 'error'],
   csv_uploaded: (e) => [`${e.source}: ${e.file} uploaded`, 'info'],
+  script_finished: (e) => [`${e.script}: ${e.status === 'success' ? 'finished' : e.message}`, e.status === 'success' ? 'ok' : 'error'],
 };
 
 function setLive(state, label) {

@@ -14,7 +14,7 @@ const EXAMPLE = 'schedules:\n- name: nightly\n  cron: daily          # or "0 6 *
 
 function what(s) {
   if (s.type === 'dbt') return el('code', {}, s.dbt_command);
-  if (s.type === 'script') return el('code', {}, s.script_path);
+  if (s.type === 'script') return el('a', { href: '/scripts' }, el('code', {}, s.script_path));
   return s.sources.flatMap((name, i) => [i ? ', ' : '', el('a', { href: '/sources' }, name)]);
 }
 
@@ -43,7 +43,7 @@ async function load() {
       el('td', { class: 'actions' }, el('div', { class: 'row-actions' },
         runningNow(s.last_run) && can('scheduler.manage')
           ? el('button', { type: 'button', class: 'small danger', 'aria-label': `Cancel the running ${s.name}`, onclick: (e) => cancel(s.name, s.last_run.run_id, e.target) }, 'Cancel')
-          : can('source.sync') && s.type !== 'script' ? el('button', { type: 'button', class: 'small', 'aria-label': `Run now: ${s.name}`, onclick: (e) => runNow(s.name, e.target) }, 'Run now') : null,
+          : can('source.sync') ? el('button', { type: 'button', class: 'small', 'aria-label': `Run now: ${s.name}`, onclick: (e) => runNow(s.name, e.target) }, 'Run now') : null,
         el('button', { type: 'button', class: 'small secondary', 'aria-label': `Next 10 firings of ${s.name}`, onclick: () => preview(s.name) }, 'Next 10'),
         can('scheduler.manage') ? el('button', { type: 'button', class: 'small secondary', 'aria-label': `Edit ${s.name}`, onclick: () => edit(s) }, 'Edit') : null,
         can('scheduler.manage') ? el('button', { type: 'button', class: 'small secondary', 'aria-label': `Remove ${s.name}`, onclick: (e) => remove(s.name, e.target) }, 'Remove') : null)))))));
@@ -139,9 +139,10 @@ const field = (id) => document.getElementById(id);
 let editing = null;
 
 function showKindFields() {
-  const dbt = field('s-type').value === 'dbt';
-  field('s-dbt-field').hidden = !dbt;
-  field('s-sources-field').hidden = dbt;
+  const type = field('s-type').value;
+  field('s-dbt-field').hidden = type !== 'dbt';
+  field('s-script-field').hidden = type !== 'script';
+  field('s-sources-field').hidden = type === 'dbt' || type === 'script';
 }
 field('s-type').addEventListener('change', showKindFields);
 
@@ -152,11 +153,16 @@ async function edit(schedule) {
   field('edit-title').textContent = schedule ? `Edit ${schedule.name}` : 'Add schedule';
   field('s-name').readOnly = Boolean(schedule);
   let sources = [];
+  let scripts = [];
   try {
-    sources = (await api('GET', '/api/sources')).map((s) => s.name);
+    [sources, scripts] = await Promise.all([api('GET', '/api/sources'), api('GET', '/api/scripts')]);
+    sources = sources.map((s) => s.name);
+    scripts = scripts.map((s) => s.name);
   } catch (err) {
-    field('edit-error').textContent = 'The sources could not be read: ' + err.message;
+    field('edit-error').textContent = 'The sources and scripts could not be read: ' + err.message;
   }
+  if (schedule && schedule.script_path && !scripts.includes(schedule.script_path)) scripts.push(schedule.script_path);
+  field('s-script').replaceChildren(...scripts.map((name) => el('option', { value: name }, name)));
   field('s-sources').replaceChildren(...(sources.length ? sources.map((name) => el('div', { class: 'check' },
     el('input', { type: 'checkbox', id: `src-${name}`, value: name, checked: Boolean(schedule && schedule.sources.includes(name)) }),
     el('label', { for: `src-${name}` }, name))) : [el('p', { class: 'muted small' }, 'No sources are configured yet.')]));
@@ -164,6 +170,7 @@ async function edit(schedule) {
     field('s-name').value = schedule.name;
     field('s-type').value = schedule.type;
     field('s-dbt').value = schedule.dbt_command || '';
+    if (schedule.script_path) field('s-script').value = schedule.script_path;
     field('s-cron').value = schedule.cron;
     field('s-zone').value = schedule.timezone === 'UTC' ? '' : schedule.timezone;
     field('s-timeout').value = schedule.timeout_minutes === 60 ? '' : schedule.timeout_minutes;
@@ -182,6 +189,7 @@ function formBody() {
   const type = field('s-type').value;
   const body = { name: field('s-name').value.trim(), type, cron: field('s-cron').value.trim(), enabled: field('s-enabled').checked };
   if (type === 'dbt') body.dbt_command = field('s-dbt').value.trim();
+  else if (type === 'script') body.script_path = field('s-script').value;
   else body.sources = [...field('s-sources').querySelectorAll('input:checked')].map((i) => i.value);
   const zone = field('s-zone').value.trim();
   if (zone) body.timezone = zone;
@@ -196,7 +204,8 @@ form.addEventListener('submit', async (e) => {
   const errorText = field('edit-error');
   if (!/^[a-z][a-z0-9_]*$/.test(body.name)) { errorText.textContent = 'Name: use lowercase letters, digits and underscores, starting with a letter.'; field('s-name').focus(); return; }
   if (!body.cron) { errorText.textContent = 'When: give a cron expression or a preset.'; field('s-cron').focus(); return; }
-  if (body.type !== 'dbt' && !body.sources.length) { errorText.textContent = 'Sources: pick at least one.'; return; }
+  if (body.sources && !body.sources.length) { errorText.textContent = 'Sources: pick at least one.'; return; }
+  if (body.type === 'script' && !body.script_path) { errorText.textContent = 'Script: put a program in scripts/ first.'; return; }
   field('edit-save').disabled = true;
   try {
     if (editing) await api('PUT', `/api/schedules/${encodeURIComponent(editing)}`, body);
@@ -275,7 +284,7 @@ document.getElementById('test-notification').addEventListener('click', async (e)
 // Runs end (or a schedule fires) while the page is open: show their state.
 let pending = null;
 onEvent((event) => {
-  if (!['sync_started', 'sync_completed', 'sync_failed', 'dbt_run_started', 'dbt_run_completed', 'dbt_run_failed'].includes(event.type)) return;
+  if (!['sync_started', 'sync_completed', 'sync_failed', 'dbt_run_started', 'dbt_run_completed', 'dbt_run_failed', 'script_started', 'script_finished'].includes(event.type)) return;
   clearTimeout(pending);
   pending = setTimeout(load, 800);
 });
