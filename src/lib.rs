@@ -24,6 +24,7 @@ pub mod query;
 pub mod runs;
 pub mod schedules;
 pub mod scripts;
+pub mod secrets;
 pub mod sources;
 pub mod state;
 pub mod transform;

@@ -105,6 +105,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     // Audit
     ("GET", "/api/audit", P(AuditView)),
+    // Secrets
+    ("GET", "/api/secrets", P(ConfigManage)),
+    ("POST", "/api/secrets", P(ConfigManage)),
+    ("DELETE", "/api/secrets/{key}", P(ConfigManage)),
     // Sources, sync, files, logs
     ("GET", "/api/sources", Auth),
     ("GET", "/api/sources/{source_name}/details", Auth),
@@ -208,6 +212,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/logs", P(LogsView)),
     ("GET", "/settings/account", Auth),
     ("GET", "/settings/users", P(UsersView)),
+    ("GET", "/settings/secrets", P(ConfigManage)),
     ("GET", "/dbt-docs", Auth),
     ("GET", "/manifest.json", Auth),
     ("GET", "/catalog.json", Auth),

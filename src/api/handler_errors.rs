@@ -348,6 +348,15 @@ pub const HANDLER_ERRORS: &[(&str, HandlerErrors)] = &[
         ],
     ),
     ("list_scripts", &[]),
+    ("list_secrets", &[]),
+    (
+        "set_secret",
+        &[(
+            400,
+            "The key is not a variable name, or the value has a line break or a NUL",
+        )],
+    ),
+    ("delete_secret", &[(404, "No line of .env sets this key")]),
     ("get_script", &[BAD_SCRIPT, NO_SCRIPT]),
     (
         "run_script",

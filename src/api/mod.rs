@@ -26,6 +26,7 @@ mod query;
 mod schedule_changes;
 mod schedules;
 mod scripts;
+mod secrets;
 mod settings;
 mod sources;
 mod sync;
@@ -75,6 +76,8 @@ pub enum ApiTag {
     Schedules,
     /// The programs of `scripts/`: run, cancel, history, output.
     Scripts,
+    /// The variables of the project's `.env` (credentials, signing keys), by name.
+    Secrets,
     /// What AI agents discover: the tools (the MCP server at `/mcp` offers the same).
     #[oai(rename = "AI / Agent")]
     Agents,
@@ -105,6 +108,7 @@ api_groups! {
         two_factor::TwoFactorApi,
         users::UsersApi,
         audit::AuditApi,
+        secrets::SecretsApi,
     ],
     data: [
         sources::SourcesApi,

@@ -36,12 +36,7 @@ pub fn new_deploy_token(paths: &ProjectPaths) -> std::io::Result<String> {
     rand::rng().fill(&mut bytes);
     let token = format!("dango_deploy_{}", hex::encode(bytes));
     let file = token_file(paths);
-    crate::util::write_atomic(&file, crate::util::sha256_hex(&token).as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
-    }
+    crate::util::write_private(&file, crate::util::sha256_hex(&token).as_bytes())?;
     Ok(token)
 }
 

@@ -11,7 +11,18 @@ use sha2::{Digest, Sha256};
 /// Writes `contents` to `path` atomically: a temp file in the same directory, synced, then
 /// renamed over `path`, and the directory synced so the rename survives a power cut.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, contents, None)
+}
+
+/// [`write_atomic`] for a file only its owner may read (mode 0600 from the moment the
+/// temp file exists, so a secret is never readable by others, not even briefly).
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, contents, Some(0o600))
+}
+
+fn write_atomic_with(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let file_name = path
@@ -20,7 +31,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
     {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        if let Some(mode) = mode {
+            options.mode(mode);
+        }
+        let mut file = options.open(&tmp)?;
+        if let Some(mode) = mode {
+            // A temp file left by a crash may have been created with another mode.
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.write_all(contents)?;
         file.sync_all()?;
     }

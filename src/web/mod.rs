@@ -54,6 +54,7 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
     ("schedules.js", JS, include_str!("assets/schedules.js")),
     ("scripts.js", JS, include_str!("assets/scripts.js")),
     ("script-run.js", JS, include_str!("assets/script-run.js")),
+    ("secrets.js", JS, include_str!("assets/secrets.js")),
     ("health.js", JS, include_str!("assets/health.js")),
     ("logs.js", JS, include_str!("assets/logs.js")),
     ("account.js", JS, include_str!("assets/account.js")),

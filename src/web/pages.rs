@@ -116,6 +116,10 @@ pub const PAGES: &[Page] = &[
         ..page("/settings/users", "users.html", "Users")
     },
     Page {
+        key: "secrets",
+        ..page("/settings/secrets", "secrets.html", "Secrets")
+    },
+    Page {
         key: "dbt-docs",
         wide: true,
         ..page("/dbt-docs", "dbt_docs.html", "dbt docs")

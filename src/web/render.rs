@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("schedules.html", include_str!("templates/schedules.html")),
     ("scripts.html", include_str!("templates/scripts.html")),
     ("script_run.html", include_str!("templates/script_run.html")),
+    ("secrets.html", include_str!("templates/secrets.html")),
     ("lineage.svg", include_str!("templates/lineage.svg")),
 ];
 
@@ -101,6 +102,8 @@ pub struct UserView {
     pub role: &'static str,
     pub is_local: bool,
     pub is_admin: bool,
+    /// May open the secrets page.
+    pub manages_config: bool,
 }
 
 impl UserView {
@@ -121,6 +124,7 @@ impl UserView {
             initial,
             role: principal.role.as_str(),
             is_admin: principal.can(Permission::UsersView),
+            manages_config: principal.can(Permission::ConfigManage),
             is_local: matches!(
                 principal.method,
                 AuthMethod::Disabled | AuthMethod::LocalCli

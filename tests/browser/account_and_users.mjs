@@ -205,5 +205,23 @@ run(async (browser) => {
   await deleteButton.click();
   await userRow(page, THROWAWAY).waitFor({ state: 'detached' });
   check(await userRow(page, NEW_EMAIL).count() === 1, 'the other users stay');
+
+  // ---- secrets: a credential set from the account menu, never shown again, then removed
+  await page.click('details.account summary');
+  await Promise.all([page.waitForURL(base + '/settings/secrets'), page.click('details.account a[href="/settings/secrets"]')]);
+  await page.waitForFunction(() => !document.querySelector('#secrets').textContent.includes('Loading'));
+  await page.fill('#secret-key', '9LIVES');
+  await page.click('#secret-save');
+  check((await page.textContent('#secret-form-error')).includes('Name'), 'a bad name is explained before anything is sent');
+  await page.fill('#secret-key', 'STRIPE_API_KEY');
+  await page.fill('#secret-value', 'sk_live_browser_123');
+  await page.click('#secret-save');
+  await page.waitForSelector('tr[data-key=STRIPE_API_KEY]');
+  check(!(await page.content()).includes('sk_live_browser_123'), 'the value is not on the page');
+  check(await page.inputValue('#secret-value') === '', 'the form is cleared');
+  await accessible(page, 'secrets');
+  await screenshots(page, 'secrets');
+  await page.click('tr[data-key=STRIPE_API_KEY] button:has-text("Remove")');
+  await page.waitForSelector('tr[data-key=STRIPE_API_KEY]', { state: 'detached' });
   noProblems(page, ['400 (Bad Request)']);
 });

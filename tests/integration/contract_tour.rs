@@ -627,6 +627,24 @@ async fn every_operation_answers_as_documented() {
     )
     .await;
 
+    // secrets
+    tour.call(
+        "set_secret",
+        admin
+            .post(url("/api/secrets"))
+            .json(&json!({"key": "TOUR_TOKEN", "value": "t0ken"})),
+        200,
+    )
+    .await;
+    tour.call("list_secrets", admin.get(url("/api/secrets")), 200)
+        .await;
+    tour.call(
+        "delete_secret",
+        admin.delete(url("/api/secrets/TOUR_TOKEN")),
+        200,
+    )
+    .await;
+
     // last: the first sync runs in the background
     tour.call(
         "skip_initial_sync_source",

@@ -34,6 +34,7 @@ mod schedule_runs;
 mod schedules;
 mod scripts;
 mod search;
+mod secrets;
 mod sync;
 mod transform;
 mod two_factor;
